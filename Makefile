@@ -1,0 +1,37 @@
+# What a person runs: make demo, make test, make lint, make bench.
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := demo
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/journey generate --customers 2000 --seed 7 -o $(DEMO)/touchpoints.jsonl
+	$(BIN)/journey --db sqlite:///$(DEMO)/journey.db ingest $(DEMO)/touchpoints.jsonl
+	@echo "--- the same file again: everything is a duplicate or rejected again, nothing doubles"
+	$(BIN)/journey --db sqlite:///$(DEMO)/journey.db --json ingest $(DEMO)/touchpoints.jsonl
+	@echo "--- the first rejects (journey rejects lists them all, with the raw line)"
+	@$(BIN)/journey --db sqlite:///$(DEMO)/journey.db rejects | head -n 24
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.ingest
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

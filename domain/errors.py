@@ -1,0 +1,47 @@
+"""Errors of the journey engine.
+
+Every exception the engine raises on purpose derives from ``JourneyError``;
+foreign exceptions (database drivers, Kafka, OS) are converted at the
+boundary with ``raise ... from exc``.
+
+    JourneyError
+    ├── TouchpointRejected      a touchpoint breaks an acceptance rule (reason = contract code)
+    ├── StoreError              (infra.store) the event store cannot be reached or used
+    │   └── PositionConflict    another writer appended since this batch was decided
+    └── IngestError             (infra.ingest) the input cannot be read
+
+A reject reason is data (a contract code such as ``unknown_entity``), never
+an exception class name.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Rejection reasons of contract 2.1, in precedence order.
+REASONS: Final = (
+    "invalid_json",
+    "unknown_type",
+    "invalid",
+    "conflicting_duplicate",
+    "already_exists",
+    "unknown_entity",
+    "customer_mismatch",
+    "invalid_transition",
+    "invalid_quantity",
+    "insufficient_stock",
+)
+
+
+class JourneyError(Exception):
+    """Root of the engine's own errors."""
+
+
+class TouchpointRejected(JourneyError):
+    """A touchpoint breaks an acceptance rule; ``reason`` is the contract code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

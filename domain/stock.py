@@ -1,0 +1,224 @@
+"""Repair-parts stock, one aggregate per (part_id, location): contract 2.3.
+
+State: ``on_hand``, per-repair ``reservations`` and open ``backorders``.
+``available = on_hand - reserved`` may go negative after a downward count.
+A reservation beyond availability is accepted and recorded as a stock-out
+(``Backordered``), never refused.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.base import TouchpointEvent, entity_id, envelope
+from domain.errors import TouchpointRejected
+
+if TYPE_CHECKING:
+    from schemas.touchpoint import (
+        PartAdjusted,
+        PartIssued,
+        PartReceived,
+        PartReleased,
+        PartReserved,
+        PartReturned,
+        PartTransferred,
+    )
+
+
+class PartStock(Aggregate):
+    KIND = "part"
+
+    class Registered(Aggregate.Created):
+        """The first movement at this (part, location) opened its stock record."""
+
+        part_id: str
+        location: str
+
+    class Movement(TouchpointEvent):
+        part_id: str
+        location: str
+        qty: int
+
+    class Received(Movement):
+        unit_cost: Decimal | None
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand += self.qty
+
+    class Reserved(Movement):
+        repair_id: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.reservations[self.repair_id] = stock.reserved_for(self.repair_id) + self.qty
+            stock.lower_backorder(self.repair_id, self.qty)
+
+    class Backordered(Movement):
+        """A reservation beyond availability: nothing reserved, a stock-out recorded."""
+
+        repair_id: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.backorders[self.repair_id] = stock.backorders.get(self.repair_id, 0) + self.qty
+
+    class Released(Movement):
+        repair_id: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.lower_reservation(self.repair_id, self.qty)
+
+    class Issued(Movement):
+        repair_id: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand -= self.qty
+            stock.lower_reservation(self.repair_id, self.qty)
+            stock.lower_backorder(self.repair_id, self.qty)
+
+    class Returned(Movement):
+        repair_id: str | None
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand += self.qty
+
+    class Adjusted(Movement):
+        reason: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand += self.qty
+
+    class TransferredOut(Movement):
+        to_location: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand -= self.qty
+
+    class TransferredIn(Movement):
+        from_location: str
+
+        def apply(self, stock: PartStock) -> None:
+            stock.on_hand += self.qty
+
+    def __init__(self, part_id: str, location: str) -> None:
+        self.part_id = part_id
+        self.location = location
+        self.on_hand = 0
+        self.reservations: dict[str, int] = {}
+        self.backorders: dict[str, int] = {}
+
+    @staticmethod
+    def id_for(part_id: str, location: str) -> UUID:
+        return entity_id("stock", json.dumps([part_id, location]))
+
+    @classmethod
+    def register(cls, part_id: str, location: str) -> PartStock:
+        return cls._create(
+            cls.Registered, id=cls.id_for(part_id, location), part_id=part_id, location=location
+        )
+
+    @property
+    def ref(self) -> str:
+        return f"part:{self.part_id}@{self.location}"
+
+    @property
+    def reserved(self) -> int:
+        return sum(self.reservations.values())
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def backordered(self) -> int:
+        return sum(self.backorders.values())
+
+    def reserved_for(self, repair_id: str) -> int:
+        return self.reservations.get(repair_id, 0)
+
+    def lower_reservation(self, repair_id: str, qty: int) -> None:
+        left = self.reserved_for(repair_id) - min(qty, self.reserved_for(repair_id))
+        if left:
+            self.reservations[repair_id] = left
+        else:
+            self.reservations.pop(repair_id, None)
+
+    def lower_backorder(self, repair_id: str, qty: int) -> None:
+        open_qty = self.backorders.get(repair_id, 0)
+        left = open_qty - min(qty, open_qty)
+        if left:
+            self.backorders[repair_id] = left
+        else:
+            self.backorders.pop(repair_id, None)
+
+    # Checks: they raise before anything changes, so a refused movement leaves no trace.
+
+    def check_not_beyond(self, qty: int, limit: int, what: str) -> None:
+        if qty > limit:
+            raise TouchpointRejected(
+                "insufficient_stock", f"{self.ref}: {qty} exceeds {what} ({limit})"
+            )
+
+    # Commands, one per movement type.
+
+    def receive(self, tp: PartReceived) -> None:
+        self._move(self.Received, tp, unit_cost=tp.unit_cost)
+
+    def reserve(self, tp: PartReserved) -> None:
+        if tp.qty <= self.available:
+            self._move(self.Reserved, tp, repair_id=tp.repair_id)
+        else:
+            self._move(self.Backordered, tp, repair_id=tp.repair_id)
+
+    def release(self, tp: PartReleased) -> None:
+        held = self.reserved_for(tp.repair_id)
+        if tp.qty > held:
+            raise TouchpointRejected(
+                "invalid_quantity",
+                f"{self.ref}: releasing {tp.qty} exceeds the {held} reserved for "
+                f"repair {tp.repair_id!r}",
+            )
+        self._move(self.Released, tp, repair_id=tp.repair_id)
+
+    def issue(self, tp: PartIssued) -> None:
+        self.check_not_beyond(tp.qty, self.on_hand, "on hand")
+        self._move(self.Issued, tp, repair_id=tp.repair_id)
+
+    def take_return(self, tp: PartReturned) -> None:
+        self._move(self.Returned, tp, repair_id=tp.repair_id)
+
+    def adjust(self, tp: PartAdjusted) -> None:
+        if self.on_hand + tp.qty < 0:
+            raise TouchpointRejected(
+                "insufficient_stock",
+                f"{self.ref}: adjusting by {tp.qty} leaves on hand below 0 ({self.on_hand})",
+            )
+        self._move(self.Adjusted, tp, reason=tp.reason)
+
+    def check_can_transfer(self, tp: PartTransferred) -> None:
+        self.check_not_beyond(tp.qty, self.available, "available")
+
+    def transfer_out(self, tp: PartTransferred) -> None:
+        self.check_can_transfer(tp)
+        self._move(self.TransferredOut, tp, to_location=tp.to_location)
+
+    def transfer_in(self, tp: PartTransferred) -> None:
+        self.trigger_event(
+            self.TransferredIn,
+            part_id=self.part_id,
+            location=self.location,
+            qty=tp.qty,
+            from_location=tp.location,
+            **envelope(tp),
+        )
+
+    def _move(self, event_class: type[PartStock.Movement], tp: PartReceived | PartReserved
+              | PartReleased | PartIssued | PartReturned | PartAdjusted | PartTransferred,
+              **fields: object) -> None:
+        self.trigger_event(
+            event_class, part_id=self.part_id, location=self.location, qty=tp.qty,
+            **fields, **envelope(tp),
+        )

@@ -1,0 +1,36 @@
+"""Settings, read once from ``JOURNEY_*`` environment variables (the CLI may override)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Self
+
+DEFAULT_DB = "sqlite:///journey.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    batch_size: int = 2000
+    cache_size: int = 50_000
+    log_level: str = "info"
+    log_format: str = "auto"  # auto | json | console
+    kafka_bootstrap: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        return cls(
+            db=env.get("JOURNEY_DB") or DEFAULT_DB,
+            batch_size=int(env.get("JOURNEY_BATCH_SIZE") or 2000),
+            cache_size=int(env.get("JOURNEY_CACHE_SIZE") or 50_000),
+            log_level=(env.get("JOURNEY_LOG_LEVEL") or "info").lower(),
+            log_format=(env.get("JOURNEY_LOG_FORMAT") or "auto").lower(),
+            kafka_bootstrap=env.get("JOURNEY_KAFKA_BOOTSTRAP") or None,
+        )
+
+    def with_(self, **changes: Any) -> Self:
+        """A copy with the given values; ``None`` means "not given" (keep the current one)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,551 @@
+"""The event store: eventsourcing on SQLite or PostgreSQL, plus the engine's own tables.
+
+Besides the library's ``stored_events`` the recorders keep two tables, written
+in the same transaction as the events of a batch:
+
+``journey_touchpoints``  one row per accepted touchpoint (idempotency key, content hash)
+``journey_rejects``      one row per rejected line, in arrival order, with the raw bytes
+
+A batch is appended with the log position its decisions were based on; if
+another writer appended in between, the transaction fails with
+``PositionConflict`` and the batch is decided again on fresh state. That makes
+concurrent writers serializable without holding a lock while deciding.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    PersistenceError,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteTransaction
+from psycopg.sql import SQL
+
+from domain.errors import JourneyError
+
+CHUNK = 500  # ids per IN (...) query
+
+
+class StoreError(JourneyError):
+    """The event store cannot be reached or used."""
+
+
+class PositionConflict(IntegrityError, JourneyError):
+    """Another writer appended to the log after this batch was decided."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRow:
+    touchpoint_id: str
+    content_hash: bytes
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRow:
+    touchpoint_id: str | None
+    reason: str
+    detail: str
+    raw: bytes
+    seq: int = 0
+    recorded_at: str = ""
+
+
+@dataclass(slots=True)
+class RunCheckpoint:
+    """How far an ingest of a file got: committed with each batch, so a re-run can resume."""
+
+    run_id: str
+    source: str
+    bytes_done: int
+    prefix_sha256: str
+    counts: dict[str, Any]
+    completed: bool = False
+
+
+@dataclass(slots=True)
+class BatchRecords:
+    """What a batch writes besides its events, and the position it was decided at."""
+
+    expected_position: int
+    accepted: list[AcceptedRow] = field(default_factory=list)
+    rejects: list[RejectRow] = field(default_factory=list)
+    checkpoint: RunCheckpoint | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class JourneyRecorderMixin:
+    """Queries and writes shared by both dialects (placeholders differ)."""
+
+    ph = "?"
+    events_table_name: str
+    #: Qualified table names (PostgreSQL adds the schema).
+    events_sql = "stored_events"
+    touchpoints_sql = "journey_touchpoints"
+    rejects_sql = "journey_rejects"
+    runs_sql = "journey_ingest_runs"
+
+    def journey_table_statements(self) -> list[str]:
+        raise NotImplementedError
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def _position(self, c: Any) -> int:
+        raise NotImplementedError
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Held by a writer from reading the position to committing its batch.
+
+        The position check alone keeps concurrent writers correct; this lock keeps them
+        making progress (an optimistic loser could otherwise be starved by a fast winner).
+        """
+        raise NotImplementedError
+
+    def position(self) -> int:
+        """The highest notification id in the log (0 when empty)."""
+        with self._read() as c:
+            return self._position(c)
+
+    def _write_records(self, c: Any, records: BatchRecords) -> None:
+        actual = self._position(c)
+        if actual != records.expected_position:
+            raise PositionConflict(
+                f"log moved from {records.expected_position} to {actual} while deciding"
+            )
+        now = _now()
+        if records.accepted:
+            c.executemany(
+                f"INSERT INTO {self.touchpoints_sql} (touchpoint_id, content_hash, type, "
+                f"recorded_at) VALUES ({self.ph},{self.ph},{self.ph},{self.ph})",
+                [(a.touchpoint_id, a.content_hash, a.type, now) for a in records.accepted],
+            )
+        if records.rejects:
+            # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
+            c.executemany(
+                f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, recorded_at) "
+                f"VALUES ({self.ph},{self.ph},{self.ph},{self.ph},{self.ph})",
+                [(_text(r.touchpoint_id), r.reason, _text(r.detail), r.raw, now)
+                 for r in records.rejects],
+            )
+        if records.checkpoint is not None:
+            self._save_checkpoint(c, records.checkpoint)
+
+    def _save_checkpoint(self, c: Any, cp: RunCheckpoint) -> None:
+        p = self.ph
+        c.execute(
+            f"INSERT INTO {self.runs_sql} (run_id, source, bytes_done, prefix_sha256, counts, "
+            f"completed, updated_at) VALUES ({p},{p},{p},{p},{p},{p},{p}) "
+            "ON CONFLICT (run_id) DO UPDATE SET bytes_done = EXCLUDED.bytes_done, "
+            "prefix_sha256 = EXCLUDED.prefix_sha256, counts = EXCLUDED.counts, "
+            "completed = EXCLUDED.completed, updated_at = EXCLUDED.updated_at",
+            (cp.run_id, cp.source, cp.bytes_done, cp.prefix_sha256, json.dumps(cp.counts),
+             int(cp.completed), _now()),
+        )
+
+    def unfinished_run(self, source: str) -> RunCheckpoint | None:
+        """The latest ingest of ``source`` that did not finish (crashed or killed), if any."""
+        with self._read() as c:
+            c.execute(
+                "SELECT run_id, source, bytes_done, prefix_sha256, counts, completed "
+                f"FROM {self.runs_sql} WHERE source = {self.ph} "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (source,),
+            )
+            row = c.fetchone()
+        if row is None or row[5]:
+            return None
+        return RunCheckpoint(row[0], row[1], int(row[2]), row[3], json.loads(row[4]))
+
+    def finish_run(self, checkpoint: RunCheckpoint) -> None:
+        """Mark an ingest run complete (a later run of the same file starts afresh)."""
+        checkpoint.completed = True
+        with self._write() as c:
+            self._save_checkpoint(c, checkpoint)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
+        """Content hashes of the given touchpoint ids that were accepted before."""
+        found: dict[str, bytes] = {}
+        with self._read() as c:
+            for chunk in _chunks(touchpoint_ids):
+                c.execute(
+                    f"SELECT touchpoint_id, content_hash FROM {self.touchpoints_sql} "
+                    f"WHERE touchpoint_id IN ({','.join([self.ph] * len(chunk))})",
+                    chunk,
+                )
+                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+        return found
+
+    def histories(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of many aggregates, each in version order, in few queries."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        with self._read() as c:
+            for chunk in _chunks(aggregate_ids):
+                c.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_sql} WHERE originator_id IN "
+                    f"({','.join([self.ph] * len(chunk))}) "
+                    "ORDER BY originator_id, originator_version",
+                    [self._id_param(i) for i in chunk],
+                )
+                for row in c.fetchall():
+                    oid = row[0] if isinstance(row[0], UUID) else UUID(row[0])
+                    found.setdefault(oid, []).append(
+                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
+                    )
+        return found
+
+    def rejects(self, after: int = 0, limit: int = 10_000) -> list[RejectRow]:
+        """Stored rejects in arrival order, ``limit`` at a time after sequence ``after``."""
+        with self._read() as c:
+            c.execute(
+                "SELECT seq, touchpoint_id, reason, detail, raw, recorded_at "
+                f"FROM {self.rejects_sql} "
+                f"WHERE seq > {self.ph} ORDER BY seq LIMIT {self.ph}",
+                (after, limit),
+            )
+            return [
+                RejectRow(row[1], row[2], row[3], bytes(row[4]), row[0], str(row[5]))
+                for row in c.fetchall()
+            ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the engine's tables, for status and tests."""
+        with self._read() as c:
+            out = {}
+            for name, table in (("events", self.events_sql),
+                                ("touchpoints", self.touchpoints_sql),
+                                ("rejects", self.rejects_sql)):
+                c.execute(f"SELECT COUNT(*) FROM {table}")
+                out[name] = int(c.fetchone()[0])
+            return out
+
+    def _id_param(self, aggregate_id: UUID) -> Any:
+        return aggregate_id
+
+
+def _text(value: str | None) -> str | None:
+    return value if value is None or "\x00" not in value else value.replace("\x00", "\ufffd")
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
+    for i in range(0, len(items), CHUNK):
+        yield list(items[i : i + CHUNK])
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """Take SQLite's write lock up front, so the position check sees the latest commit."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
+    """SQLite recorder: one ``executemany`` per batch instead of one ``execute`` per event."""
+
+    ph = "?"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self.journey_table_statements()]
+
+    def journey_table_statements(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS journey_touchpoints ("
+            "touchpoint_id TEXT PRIMARY KEY, content_hash BLOB NOT NULL, type TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS journey_rejects ("
+            "seq INTEGER PRIMARY KEY AUTOINCREMENT, touchpoint_id TEXT, reason TEXT NOT NULL, "
+            "detail TEXT NOT NULL, raw BLOB NOT NULL, recorded_at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS journey_ingest_runs ("
+            "run_id TEXT PRIMARY KEY, source TEXT NOT NULL, bytes_done INTEGER NOT NULL, "
+            "prefix_sha256 TEXT NOT NULL, counts TEXT NOT NULL, completed INTEGER NOT NULL, "
+            "updated_at TEXT NOT NULL)",
+        ]
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            yield c
+
+    #: Page cache per connection, KiB. SQLite's default (2 MiB) is outgrown by the random
+    #: inserts into the events' (uuid, version) primary key once a store passes ~50 MB.
+    page_cache_kib = 65536
+
+    def _tuned(self, c: SQLiteCursor) -> SQLiteCursor:
+        # Pooled connections come and go; setting an unchanged size is a no-op (~2 µs).
+        c.execute(f"PRAGMA cache_size = -{self.page_cache_kib}")
+        return c
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            yield self._tuned(c)
+
+    def _position(self, c: Any) -> int:
+        c.execute(self.select_max_notification_id_statement)
+        return int(c.fetchone()[0] or 0)
+
+    def _id_param(self, aggregate_id: UUID) -> Any:
+        return aggregate_id.hex
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        if self.datastore.pool.is_sqlite_memory_mode:
+            yield  # one process only
+            return
+        with open(f"{self.datastore.pool.db_name}.writer-lock", "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            _ImmediateTransaction(conn, commit=True) as c,
+            c,
+        ):
+            return self._insert_events(self._tuned(c), stored_events, **kwargs)
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        records: BatchRecords | None = kwargs.get("journey")
+        if records is not None:
+            self._write_records(c, records)
+        if not stored_events:
+            return []
+        c.executemany(
+            self.insert_events_statement,
+            [(s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+              s.originator_version, s.topic, s.state) for s in stored_events],
+        )
+        # The write lock is held, so the new rowids are the last len(stored_events) ones.
+        last = self._position(c)
+        return list(range(last - len(stored_events) + 1, last + 1))
+
+
+class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
+    """PostgreSQL recorder: table lock, position check, our rows and events in one transaction."""
+
+    ph = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = f'"{self.datastore.schema}"'
+        self.events_sql = f'{schema}."{self.events_table_name}"'
+        self.touchpoints_sql = f"{schema}.journey_touchpoints"
+        self.rejects_sql = f"{schema}.journey_rejects"
+        self.runs_sql = f"{schema}.journey_ingest_runs"
+        self.sql_create_statements.extend(
+            SQL(s).format() for s in self.journey_table_statements()  # format() -> Composed
+        )
+
+    def journey_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.touchpoints_sql} ("
+            "touchpoint_id text PRIMARY KEY, content_hash bytea NOT NULL, type text NOT NULL, "
+            "recorded_at text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.rejects_sql} ("
+            "seq bigserial PRIMARY KEY, touchpoint_id text, reason text NOT NULL, "
+            "detail text NOT NULL, raw bytea NOT NULL, recorded_at text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.runs_sql} ("
+            "run_id text PRIMARY KEY, source text NOT NULL, bytes_done bigint NOT NULL, "
+            "prefix_sha256 text NOT NULL, counts text NOT NULL, completed integer NOT NULL, "
+            "updated_at text NOT NULL)",
+        ]
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as curs:
+            yield _TupleCursor(curs)
+
+    def create_table(self) -> None:
+        # Concurrent CREATE ... IF NOT EXISTS fails ("tuple concurrently updated"): serialize.
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(724210501)")
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(724210501)")
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as curs:
+            yield _TupleCursor(curs)
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        key = zlib.crc32(self.events_sql.encode())  # one lock per schema
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def _position(self, c: Any) -> int:
+        c.execute(self.max_notification_id_statement)
+        row = c.fetchone()
+        value = row[0] if isinstance(row, tuple) else next(iter(row.values()))
+        return int(value or 0)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        records: BatchRecords | None = kwargs.get("journey")
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            if records is not None:
+                self._write_records(_TupleCursor(curs), records)
+            if not stored_events:
+                return []
+            self._notify_channel(curs)
+            super(PostgresApplicationRecorder, self)._insert_stored_events(curs, stored_events)
+            return [row["notification_id"] for row in curs.fetchall()]
+
+
+class _TupleCursor:
+    """Lets the shared SQL read rows by position from psycopg's dict rows."""
+
+    def __init__(self, curs: Any) -> None:
+        self._curs = curs
+
+    def execute(self, sql: Any, params: Any = None) -> None:
+        self._curs.execute(sql, params)
+
+    def executemany(self, sql: Any, params: Iterable[Any]) -> None:
+        self._curs.executemany(sql, params)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._curs.fetchone()
+        return None if row is None else tuple(row.values())
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in self._curs.fetchall()]
+
+
+# --- the application ---------------------------------------------------------------------------
+
+
+class DateAsISO(Transcoding):
+    """Calendar dates (``due_date``) as ``YYYY-MM-DD``."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class JourneyApplication(Application[UUID]):
+    """The event-sourced application: its recorder is one of ours, chosen by the store URL."""
+
+    name = "Journey"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def journey_recorder(self) -> JourneyRecorderMixin:
+        assert isinstance(self.recorder, JourneyRecorderMixin)
+        return self.recorder
+
+
+def store_env(url: str) -> dict[str, str]:
+    """eventsourcing settings for a store URL (``sqlite:///PATH`` or ``postgresql://...``)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise StoreError(f"bad SQLite URL {url!r}: expected sqlite:///PATH")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": "infra.store:JourneySQLiteRecorder",
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "60",
+            "POSTGRES_POOL_SIZE": "3",
+            "APPLICATION_RECORDER_TOPIC": "infra.store:JourneyPostgresRecorder",
+        }
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def open_store(url: str) -> JourneyApplication:
+    """Open (creating tables if needed) the store at ``url``; errors become ``StoreError``."""
+    env = store_env(url)
+    try:
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+            _ensure_schema(env)
+        return JourneyApplication(env=env)
+    except (PersistenceError, OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open store {_redact(url)}: {exc}") from exc
+
+
+def _ensure_schema(env: dict[str, str]) -> None:
+    schema = env["POSTGRES_SCHEMA"]
+    if schema == "public":
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=5, autocommit=True,
+        ) as conn:
+            conn.execute("SELECT pg_advisory_lock(724210502)")
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot reach PostgreSQL: {exc}") from exc
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

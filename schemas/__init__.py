@@ -1,0 +1,20 @@
+"""The edge of the engine: raw touchpoint lines in, validated models or schema rejects out.
+
+``parse_line`` applies contract sections 1 and 2.1 (``invalid_json``, ``unknown_type``,
+``invalid``); ``schemas.touchpoint`` holds one frozen pydantic model per touchpoint type.
+"""
+
+from schemas.parsing import MAX_LINE_BYTES, SCHEMA_REASONS, Invalid, Parsed, parse_line
+from schemas.touchpoint import TOUCHPOINT_TYPES, PartTouchpoint, Touchpoint, kind_of
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "SCHEMA_REASONS",
+    "TOUCHPOINT_TYPES",
+    "Invalid",
+    "Parsed",
+    "PartTouchpoint",
+    "Touchpoint",
+    "kind_of",
+    "parse_line",
+]

@@ -1,0 +1,44 @@
+"""Stores for the behavioural suites: SQLite always, PostgreSQL with JOURNEY_TEST_POSTGRES."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES = os.environ.get("JOURNEY_TEST_POSTGRES")
+
+
+def _postgres_url(schema: str) -> str:
+    assert POSTGRES is not None
+    separator = "&" if "?" in POSTGRES else "?"
+    return f"{POSTGRES}{separator}schema={schema}"
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    assert POSTGRES is not None
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'journey.db'}"
+        return
+    if not POSTGRES:
+        pytest.skip("JOURNEY_TEST_POSTGRES is not set (CI sets it; no PostgreSQL here)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield _postgres_url(schema)
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'journey.db'}"

@@ -1,0 +1,109 @@
+"""The `journey` command as a user runs it: exact --json, clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.conftest import JOURNEY, Journey
+from tests.support import line, order, tp
+
+
+def jsonl(*objs: object) -> bytes:
+    return b"\n".join(line(o) if not isinstance(o, bytes) else o for o in objs) + b"\n"  # type: ignore[arg-type]
+
+
+def test_ingest_json_is_exactly_the_contract_summary(journey: Journey, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(jsonl(
+        order("O1", touchpoint_id="a"), b"", b"   ", order("O1", touchpoint_id="a"),
+        tp("purchase.delivered", order_id="O2"), b"{oops",
+    ))
+
+    summary = journey.json("ingest", str(source))
+
+    assert summary == {
+        "read": 4, "accepted": 1, "duplicates": 1, "rejected": 2,
+        "rejected_by_reason": {"invalid_json": 1, "unknown_entity": 1},
+    }
+
+
+def test_ingest_reads_standard_input(journey: Journey) -> None:
+    summary = journey.json("ingest", "-", stdin=jsonl(order("O1")))
+    assert summary["accepted"] == 1
+
+
+def test_rejects_lists_reason_detail_and_the_raw_line_in_arrival_order(
+    journey: Journey,
+) -> None:
+    raw_bad = b'{"touchpoint_id": "b1", "type": "nope"}'
+    raw_bytes = b"\xff\xfe not utf-8"
+    journey.run("ingest", "-", stdin=jsonl(raw_bad, order("O1"), raw_bytes, b"[1,2]"))
+
+    rejects = journey.json("rejects")["rejects"]
+
+    assert [(r["touchpoint_id"], r["reason"]) for r in rejects] == [
+        ("b1", "unknown_type"), (None, "invalid_json"), (None, "invalid_json"),
+    ]
+    assert rejects[0]["raw"] == raw_bad.decode()
+    assert rejects[2]["raw"] == "[1,2]"
+    assert all(r["detail"] for r in rejects)
+    assert set(rejects[0]) == {"touchpoint_id", "reason", "detail", "raw"}
+
+
+def test_json_flag_works_before_or_after_the_command(journey: Journey) -> None:
+    journey.run("ingest", "-", stdin=jsonl(order("O1")))
+    before = journey.run("--json", "rejects")
+    after = journey.run("rejects", "--json")
+    assert json.loads(before.stdout) == json.loads(after.stdout) == {"rejects": []}
+
+
+def test_a_missing_file_is_one_clear_error_line_and_a_non_zero_exit(journey: Journey) -> None:
+    result = journey.run("ingest", "does-not-exist.jsonl", "--json", check=False)
+
+    assert result.returncode != 0
+    assert result.stdout == b""
+    assert b"Traceback" not in result.stderr
+    assert b"does-not-exist.jsonl" in result.stderr
+
+
+def test_an_unreachable_postgresql_is_one_clear_error_line(tmp_path: Path) -> None:
+    journey = Journey("postgresql://nobody@127.0.0.1:1/none", tmp_path)
+
+    result = journey.run("ingest", "-", stdin=jsonl(order("O1")), check=False)
+
+    assert result.returncode != 0
+    assert b"Traceback" not in result.stderr
+    assert b"journey: error:" in result.stderr
+
+
+def test_logs_go_to_stderr_as_json_lines(journey: Journey) -> None:
+    result = journey.run("--json", "ingest", "-", stdin=jsonl(order("O1")))
+
+    json.loads(result.stdout)  # stdout is the document alone
+    events = [json.loads(row) for row in result.stderr.decode().splitlines() if row.strip()]
+    assert any(e["event"] == "ingest.done" and e["accepted"] == 1 for e in events)
+
+
+def test_generate_is_deterministic_and_ingests_with_only_the_planned_rejects(
+    journey: Journey, tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    journey.run("generate", "--customers", "150", "--seed", "3", "-o", str(first))
+    journey.run("generate", "--customers", "150", "--seed", "3", "-o", str(second))
+    assert first.read_bytes() == second.read_bytes()
+
+    from infra.generate import WorkloadOptions, generate_with_labels
+
+    labels = [label for _, label in generate_with_labels(WorkloadOptions(150, seed=3))]
+    summary = journey.json("ingest", str(first))
+
+    assert summary["read"] == len(labels)
+    assert summary["accepted"] == labels.count("valid")
+    assert summary["duplicates"] == labels.count("duplicate")
+    expected = {r: labels.count(r) for r in set(labels) - {"valid", "duplicate"}}
+    assert summary["rejected_by_reason"] == expected
+
+
+def test_the_command_is_installed() -> None:
+    assert Path(JOURNEY).exists()
