@@ -18,14 +18,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+J := $(BIN)/journey --db sqlite:///$(DEMO)/journey.db
+
 demo: $(STAMP)
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/journey generate --customers 2000 --seed 7 -o $(DEMO)/touchpoints.jsonl
-	$(BIN)/journey --db sqlite:///$(DEMO)/journey.db ingest $(DEMO)/touchpoints.jsonl
-	@echo "--- the same file again: everything is a duplicate or rejected again, nothing doubles"
-	$(BIN)/journey --db sqlite:///$(DEMO)/journey.db --json ingest $(DEMO)/touchpoints.jsonl
+	$(J) ingest $(DEMO)/touchpoints.jsonl
+	@echo "--- the same file again: accepted lines are duplicates now, nothing doubles"
+	$(J) --json ingest $(DEMO)/touchpoints.jsonl
 	@echo "--- the first rejects (journey rejects lists them all, with the raw line)"
-	@$(BIN)/journey --db sqlite:///$(DEMO)/journey.db rejects | head -n 24
+	@$(J) rejects | head -n 16
+	@echo "--- the customer who met the most service errors, and their journey"
+	@$(J) customers --top 3
+	@$(J) timeline "$$($(J) --json customers --top 1 | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["customers"][0]["customer_id"])')"
+	@echo "--- error rates per kind and month, errors by code, failure demand"
+	@$(J) errors
+	@echo "--- parts that need reordering (lead time 7 days, service level 95 %)"
+	@$(J) stock --needs-reorder
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

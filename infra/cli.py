@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -29,6 +32,9 @@ from infra.ingest import Ingestor, IngestSummary, LineSource
 from infra.logs import configure_logging
 from infra.settings import Settings
 from infra.store import JourneyApplication, open_store
+from infra.views import Projector, view_queries
+from projections.stock import Planning
+from projections.tables import PROJECTIONS, VIEW_PROJECTIONS
 
 log = structlog.get_logger("journey")
 
@@ -53,7 +59,8 @@ class _State:
 
 
 state = _State()
-stdout = Console(soft_wrap=True)
+# A pipe or file gets wide tables rather than ids cut short with an ellipsis.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 
@@ -103,6 +110,8 @@ def ingest(
     db: DbOption = None,
     as_json: JsonOption = False,
     batch_size: Annotated[int | None, typer.Option(help="Touchpoints per transaction")] = None,
+    views: Annotated[bool, typer.Option(help="Bring the views up to date before returning "
+                                        "(--no-views: later, with journey project)")] = True,
 ) -> None:
     """Decide every touchpoint of a JSON Lines file: accepted, duplicate or rejected."""
     settings = state.settings.with_(batch_size=batch_size)
@@ -113,6 +122,8 @@ def ingest(
         summary = ingestor.ingest(
             lines, progress=lambda _n: progress.update(task, completed=lines.offset)
         )
+        if views and summary.accepted:
+            _catch_up(application, progress, "views")
     log.info("ingest.done", **summary.as_json())
     if as_json or state.json:
         emit_json(summary.as_json())
@@ -138,6 +149,149 @@ def _print_summary(summary: IngestSummary) -> None:
     for reason, count in sorted(summary.rejected_by_reason.items()):
         table.add_row(f"  {reason}", str(count))
     stdout.print(table)
+
+
+def _catch_up(application: JourneyApplication, progress: Progress, label: str) -> int:
+    """Bring every view up to the end of the log (so a query right after sees everything)."""
+    projector = Projector(application, state.settings.view_batch_size)
+    lag = max(projector.lag().values())
+    task = progress.add_task(label, total=lag)
+    return projector.catch_up(lambda done, _pos: progress.update(task, completed=done))
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+
+
+def _show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str, str]) -> None:
+    """Print a query result: exact JSON, CSV sections, or rich tables (key -> title)."""
+    if as_json or state.json or fmt is Format.json:
+        emit_json(document)
+        return
+    for key, title in tables.items():
+        rows: list[dict[str, Any]] = document[key]
+        if fmt is Format.csv:
+            writer = csv.writer(sys.stdout)
+            if len(tables) > 1:
+                sys.stdout.write(f"# {title}\n")
+            if rows:
+                writer.writerow(rows[0].keys())
+                writer.writerows([_cell(v) for v in row.values()] for row in rows)
+            continue
+        table = Table(*(rows[0].keys() if rows else ["(none)"]), title=title)
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        stdout.print(table)
+
+
+def _query(db: str | None, ask: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """Open the store, ask the views one question, close."""
+    with store(db) as application, view_queries(application) as views:
+        return ask(views)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+    return str(value)
+
+
+@app.command()
+def timeline(
+    customer_id: Annotated[str, typer.Argument(help="The customer")],
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+) -> None:
+    """A customer's journey: every touchpoint in business-time order, errors marked."""
+    document = _query(db, lambda views: views.timeline(customer_id))
+    _show(document, as_json, fmt, {"entries": f"timeline of {customer_id}"})
+
+
+@app.command()
+def customers(
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    top: Annotated[int, typer.Option(help="how many")] = 10,
+) -> None:
+    """The customers who met the most service errors (start a timeline from here)."""
+    document = _query(db, lambda views: views.customers(top))
+    _show(document, as_json, fmt, {"customers": f"top {top} customers by service errors"})
+
+
+@app.command()
+def errors(
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    kind: Annotated[str | None, typer.Option(help="purchase, invoice, complaint, ...")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="first month, YYYY-MM")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="last month, YYYY-MM")] = None,
+) -> None:
+    """Error rates per kind and month, counts per error code, failure demand per month."""
+    document = _query(db, lambda views: views.errors(kind, first, last))
+    _show(document, as_json, fmt, {"by_kind_month": "error rate by kind and month",
+                                   "by_code": "errors by code",
+                                   "failure_demand": "failure demand by month"})
+
+
+@app.command()
+def stock(
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    part: Annotated[str | None, typer.Option(help="only this part_id")] = None,
+    location: Annotated[str | None, typer.Option(help="only this location")] = None,
+    needs_reorder: Annotated[bool, typer.Option(help="only what needs reordering")] = False,
+    lead_time: Annotated[float, typer.Option(help="replenishment lead time, days")] = 7.0,
+    service_level: Annotated[float, typer.Option(help="target service level, 0-1")] = 0.95,
+) -> None:
+    """Stock levels per part and location, with days of supply and reorder points."""
+    if not 0 < service_level < 1:
+        raise JourneyError("--service-level must be between 0 and 1")
+    planning = Planning(lead_time_days=lead_time, service_level=service_level)
+    document = _query(db, lambda views: views.stock(part, location, needs_reorder, planning))
+    _show(document, as_json, fmt, {"items": "stock levels"})
+
+
+@app.command()
+def project(
+    db: DbOption = None, as_json: JsonOption = False,
+    follow: Annotated[bool, typer.Option(help="keep the views current until interrupted")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between polls with --follow")] = 0.5,
+) -> None:
+    """Bring the views up to date with the log (exactly once); --follow keeps them there."""
+    with store(db) as application, _progress() as progress:
+        done = _catch_up(application, progress, "views")
+        if follow:
+            log.info("views.following", interval=interval)
+            Projector(application, state.settings.view_batch_size).follow(interval)
+        lag = Projector(application).lag()
+    log.info("views.current", events=done, lag=lag)
+    if as_json or state.json:
+        emit_json({"events": done, "lag": lag})
+
+
+@app.command()
+def rebuild(
+    view: Annotated[str | None, typer.Argument(help="timeline, errors or stock (all if none)")
+                    ] = None,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Rebuild views from the whole log beside the live ones, then swap them in at once."""
+    if view is not None and view not in VIEW_PROJECTIONS:
+        raise JourneyError(f"unknown view {view!r}: use timeline, errors or stock")
+    names = sorted({VIEW_PROJECTIONS[view]} if view else set(PROJECTIONS))
+    started = time.perf_counter()
+    with store(db) as application, _progress() as progress:
+        task = progress.add_task("rebuild", total=application.journey_recorder.position())
+        done = Projector(application, state.settings.view_batch_size).rebuild(
+            names, lambda n, head: progress.update(task, completed=n, total=head))
+    seconds = time.perf_counter() - started
+    log.info("views.rebuilt", projections=names, events=done, seconds=round(seconds, 2))
+    if as_json or state.json:
+        emit_json({"rebuilt": names, "events": done,
+                   "events_per_second": round(done / seconds) if seconds else None})
 
 
 @app.command()

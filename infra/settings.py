@@ -14,6 +14,7 @@ class Settings:
     db: str = DEFAULT_DB
     batch_size: int = 2000
     cache_size: int = 50_000
+    view_batch_size: int = 5000
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
     kafka_bootstrap: str | None = None
@@ -26,6 +27,7 @@ class Settings:
             db=env.get("JOURNEY_DB") or DEFAULT_DB,
             batch_size=int(env.get("JOURNEY_BATCH_SIZE") or 2000),
             cache_size=int(env.get("JOURNEY_CACHE_SIZE") or 50_000),
+            view_batch_size=int(env.get("JOURNEY_VIEW_BATCH_SIZE") or 5000),
             log_level=(env.get("JOURNEY_LOG_LEVEL") or "info").lower(),
             log_format=(env.get("JOURNEY_LOG_FORMAT") or "auto").lower(),
             kafka_bootstrap=env.get("JOURNEY_KAFKA_BOOTSTRAP") or None,

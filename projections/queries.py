@@ -1,0 +1,125 @@
+"""Typed queries over the view tables; the CLI's --json output is exactly these shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from projections.stock import Planning
+from projections.tables import Tables
+
+
+class Reader(Protocol):
+    """A DB-API cursor with positional rows, and the dialect's placeholder rewrite."""
+
+    def execute(self, statement: str, params: Any = ...) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ViewQueries:
+    cursor: Reader
+    sql: Callable[[str], str]
+    t: Tables
+
+    def _rows(self, statement: str, *params: Any) -> list[Any]:
+        self.cursor.execute(self.sql(statement), params)
+        return list(self.cursor.fetchall())
+
+    def timeline(self, customer_id: str) -> dict[str, Any]:
+        """Every touchpoint of a customer, their repairs' part movements included."""
+        rows = self._rows(
+            f"SELECT touchpoint_id, type, occurred_at, entity, code FROM {self.t.view_touchpoints} "
+            "WHERE customer_id = ? ORDER BY occurred_us, seq", customer_id)
+        return {
+            "customer_id": customer_id,
+            "entries": [{"touchpoint_id": r[0], "type": r[1], "occurred_at": r[2],
+                         "entity": r[3], "error": r[4]} for r in rows],
+        }
+
+    def customers(self, top: int = 10) -> dict[str, Any]:
+        """The customers with the most touchpoints carrying an error code."""
+        rows = self._rows(
+            f"SELECT customer_id, COUNT(*), COUNT(code) FROM {self.t.view_touchpoints} "
+            "WHERE customer_id IS NOT NULL GROUP BY customer_id "
+            "ORDER BY COUNT(code) DESC, customer_id LIMIT ?", top)
+        return {"customers": [{"customer_id": c, "touchpoints": n, "errors": e}
+                              for c, n, e in rows]}
+
+    def errors(self, kind: str | None = None, first_month: str | None = None,
+               last_month: str | None = None) -> dict[str, Any]:
+        """Error rates per kind and month, counts per code, failure demand per month."""
+        where, params = _month_filter(first_month, last_month)
+        kind_where = where + (" AND kind = ?" if kind else "")
+        kind_params = [*params, kind] if kind else params
+        rates = self._rows(
+            f"SELECT kind, month, touchpoints, errors FROM {self.t.view_error_rates} "
+            f"WHERE {kind_where} ORDER BY kind, month", *kind_params)
+        if kind or where != "1=1":  # the per-code counters are all-time: count the rows
+            codes = self._rows(
+                f"SELECT code, COUNT(*) FROM {self.t.view_touchpoints} "
+                f"WHERE code IS NOT NULL AND {kind_where} GROUP BY code ORDER BY code",
+                *kind_params)
+        else:
+            codes = self._rows(f"SELECT code, count FROM {self.t.view_error_codes} "
+                               "WHERE count > 0 ORDER BY code")
+        demand = self._rows(
+            f"SELECT month, contacts, failure FROM {self.t.view_failure_demand} "
+            f"WHERE {where} ORDER BY month", *params)
+        return {
+            "by_kind_month": [{"kind": k, "month": m, "touchpoints": n, "errors": e,
+                               "error_rate": round(e / n, 4) if n else 0.0}
+                              for k, m, n, e in rates],
+            "by_code": [{"code": c, "count": n} for c, n in codes],
+            "failure_demand": [{"month": m, "contacts": n, "failure": f,
+                                "ratio": round(f / n, 4) if n else 0.0}
+                               for m, n, f in demand],
+        }
+
+    def stock(self, part_id: str | None = None, location: str | None = None,
+              needs_reorder: bool = False, planning: Planning | None = None) -> dict[str, Any]:
+        """Stock levels per (part, location) with demand-based planning figures."""
+        planning = planning or Planning()
+        conditions, params = ["1=1"], []
+        if part_id is not None:
+            conditions.append("part_id = ?")
+            params.append(part_id)
+        if location is not None:
+            conditions.append("location = ?")
+            params.append(location)
+        where = " AND ".join(conditions)
+        rows = self._rows(
+            f"SELECT part_id, location, on_hand, reserved, backordered FROM {self.t.view_stock} "
+            f"WHERE {where} ORDER BY part_id, location", *params)
+        as_of = self._rows(f"SELECT value FROM {self.t.view_stock_meta} WHERE key = 'as_of_day'")
+        issues: dict[tuple[str, str], list[int]] = {}
+        if as_of:
+            start = planning.window_start(date.fromisoformat(as_of[0][0])).isoformat()
+            for p, loc, qty in self._rows(
+                    f"SELECT part_id, location, qty FROM {self.t.view_stock_issues} "
+                    f"WHERE day >= ? AND day <= ? AND {where}", start, as_of[0][0], *params):
+                issues.setdefault((p, loc), []).append(int(qty))
+        items = []
+        for p, loc, on_hand, reserved, backordered in rows:
+            available = on_hand - reserved
+            item = {"part_id": p, "location": loc, "on_hand": on_hand, "reserved": reserved,
+                    "available": available, "backordered": backordered}
+            item.update(planning.figures(issues.get((p, loc), []), available, backordered))
+            if needs_reorder and not item["needs_reorder"]:
+                continue
+            items.append(item)
+        return {"items": items}
+
+
+def _month_filter(first: str | None, last: str | None) -> tuple[str, list[str]]:
+    conditions, params = ["1=1"], []
+    if first:
+        conditions.append("month >= ?")
+        params.append(first[:7])
+    if last:
+        conditions.append("month <= ?")
+        params.append(last[:7])
+    return " AND ".join(conditions), params

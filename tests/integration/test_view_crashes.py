@@ -1,0 +1,127 @@
+"""kill -9 while the views catch up or rebuild: afterwards they equal a rebuild from scratch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.generate import WorkloadOptions, write_workload
+from infra.store import open_store
+from infra.views import _Db
+from projections.tables import PROJECTIONS
+
+pytestmark = pytest.mark.slow
+
+JOURNEY = str(Path(sys.executable).with_name("journey"))
+
+
+def journey(url: str, *args: str, batch: int = 300) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [JOURNEY, "--db", url, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_VIEW_BATCH_SIZE": str(batch)},
+    )
+
+
+def finish(process: subprocess.Popen[bytes]) -> None:
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err.decode()
+
+
+def views(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every live view table, rows sorted, and the tracking positions."""
+    app = open_store(url)
+    try:
+        db = _Db(app)
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with app.journey_recorder._read() as c:
+            for tables in PROJECTIONS.values():
+                for table in tables:
+                    c.execute(f"SELECT * FROM {getattr(db.tables(), table)}")
+                    out[table] = sorted(tuple(row) for row in c.fetchall())
+            for name in PROJECTIONS:
+                out[f"position:{name}"] = [(db.position(c, f"view:{name}"),)]
+        return out
+    finally:
+        app.close()
+
+
+def tracked(url: str, name: str) -> int:
+    app = open_store(url)
+    try:
+        db = _Db(app)
+        with app.journey_recorder._read() as c:
+            return db.position(c, name)
+    finally:
+        app.close()
+
+
+def kill_when(process: subprocess.Popen[bytes], reached: Any) -> None:
+    deadline = time.monotonic() + 120
+    while not reached():
+        assert process.poll() is None, "finished before it could be killed"
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+@pytest.fixture
+def loaded(store_url: str, tmp_path: Path) -> str:
+    source = tmp_path / "w.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        write_workload(WorkloadOptions(customers=700, seed=21, late_rate=0.1), out)
+    finish(journey(store_url, "ingest", str(source), "--no-views"))
+    return store_url
+
+
+def test_kill_9_during_catch_up_then_resume_equals_a_rebuild(loaded: str) -> None:
+    victim = journey(loaded, "project")
+    kill_when(victim, lambda: tracked(loaded, "view:touchpoints") > 3000)
+
+    finish(journey(loaded, "project"))
+    resumed = views(loaded)
+    finish(journey(loaded, "rebuild"))
+
+    assert views(loaded) == resumed
+
+
+def test_kill_9_during_rebuild_leaves_the_live_views_and_a_rerun_completes(loaded: str) -> None:
+    finish(journey(loaded, "project"))
+    before = views(loaded)
+    victim = journey(loaded, "rebuild", batch=200)
+    kill_when(victim, lambda: tracked(loaded, "view:touchpoints_next") > 3000)
+
+    assert views(loaded) == before  # queries kept answering from the untouched live tables
+    finish(journey(loaded, "rebuild"))
+
+    assert views(loaded) == before
+
+
+def test_project_follow_keeps_the_views_current_while_another_process_writes(
+    store_url: str, tmp_path: Path,
+) -> None:
+    source = tmp_path / "w.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        write_workload(WorkloadOptions(customers=100, seed=4), out)
+    follower = journey(store_url, "project", "--follow", "--interval", "0.2")
+    try:
+        finish(journey(store_url, "ingest", str(source), "--no-views"))
+        app = open_store(store_url)
+        head = app.journey_recorder.position()
+        app.close()
+        deadline = time.monotonic() + 60
+        while tracked(store_url, "view:touchpoints") < head:
+            assert follower.poll() is None, follower.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the follower did not catch up"
+            time.sleep(0.1)
+        assert tracked(store_url, "view:stock") == head
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=30)
