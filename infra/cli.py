@@ -198,9 +198,7 @@ def _query(db: str | None, ask: Callable[[Any], dict[str, Any]]) -> dict[str, An
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
-    return str(value)
+    return str(value)  # floats are already rounded by the queries (4 decimals, or 1-2)
 
 
 @app.command()

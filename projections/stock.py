@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from statistics import NormalDist
 from typing import Any
 
@@ -74,7 +75,7 @@ class Planning:
     service_level: float = 0.95
     window_days: int = 90
 
-    @property
+    @cached_property
     def z(self) -> float:
         return NormalDist().inv_cdf(self.service_level)
 
