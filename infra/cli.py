@@ -342,7 +342,7 @@ def generate(
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"journey: error: {message}", markup=False, highlight=False)
+    sys.stderr.write(f"journey: error: {' '.join(message.split())}\n")  # one line, never wrapped
     raise SystemExit(code)
 
 

@@ -458,5 +458,18 @@ def view_queries(app: JourneyApplication) -> Iterator[Any]:
     from projections.queries import ViewQueries
 
     db = _Db(app)
+    if not _views_exist(app, db):
+        Projector(app)  # a store nothing was projected into yet: empty views, not an error
     with app.journey_recorder._read() as c:
         yield ViewQueries(c, db.sql, db.tables())
+
+
+def _views_exist(app: JourneyApplication, db: _Db) -> bool:
+    try:
+        with app.journey_recorder._read() as c:
+            for tables in PROJECTIONS.values():
+                for table in tables:
+                    c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
+    except Exception:  # the driver's "no such table", whichever the dialect
+        return False
+    return True
