@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -28,6 +30,8 @@ from rich.progress import (
 from rich.table import Table
 
 from domain.errors import JourneyError
+from infra.history import TimeFilter, audit_replay, views_as_of
+from infra.history import history as entity_history
 from infra.ingest import Ingestor, IngestSummary, LineSource
 from infra.logs import configure_logging
 from infra.settings import Settings
@@ -189,10 +193,42 @@ def _show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str
         stdout.print(table)
 
 
-def _query(db: str | None, ask: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """Open the store, ask the views one question, close."""
-    with store(db) as application, view_queries(application) as views:
-        return ask(views)
+def _query(db: str | None, ask: Callable[[Any], dict[str, Any]],
+           window: TimeFilter | None = None) -> dict[str, Any]:
+    """Open the store, ask the views one question, close. With a time window the views are
+    replayed from the log as they were (slower: the whole log is read)."""
+    with store(db) as application:
+        if window is not None and (window.as_of or window.known_at):
+            with views_as_of(application, window) as replayed:
+                return ask(replayed)
+        with view_queries(application) as views:
+            return ask(views)
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    """RFC 3339 with an offset, or a date (meaning the end of that day, UTC)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), dt_time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise JourneyError(f"{option}: expected RFC 3339 (2026-03-01T10:00:00Z) or a date, "
+                           f"got {value!r}") from exc
+    if moment.tzinfo is None:
+        raise JourneyError(f"{option}: the time needs an offset (Z or +HH:MM): {value!r}")
+    return moment.astimezone(UTC)
+
+
+AsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="business time: only touchpoints that occurred by then (from the log)")]
+KnownAtOption = Annotated[str | None, typer.Option(
+    "--known-at", help="record time: only what the engine had stored by then (from the log)")]
+
+
+def _window(as_of: str | None, known_at: str | None) -> TimeFilter:
+    return TimeFilter(_moment(as_of, "--as-of"), _moment(known_at, "--known-at"))
 
 
 def _cell(value: Any) -> str:
@@ -205,9 +241,10 @@ def _cell(value: Any) -> str:
 def timeline(
     customer_id: Annotated[str, typer.Argument(help="The customer")],
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """A customer's journey: every touchpoint in business-time order, errors marked."""
-    document = _query(db, lambda views: views.timeline(customer_id))
+    document = _query(db, lambda views: views.timeline(customer_id), _window(as_of, known_at))
     _show(document, as_json, fmt, {"entries": f"timeline of {customer_id}"})
 
 
@@ -227,9 +264,11 @@ def errors(
     kind: Annotated[str | None, typer.Option(help="purchase, invoice, complaint, ...")] = None,
     first: Annotated[str | None, typer.Option("--from", help="first month, YYYY-MM")] = None,
     last: Annotated[str | None, typer.Option("--to", help="last month, YYYY-MM")] = None,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Error rates per kind and month, counts per error code, failure demand per month."""
-    document = _query(db, lambda views: views.errors(kind, first, last))
+    document = _query(db, lambda views: views.errors(kind, first, last),
+                      _window(as_of, known_at))
     _show(document, as_json, fmt, {"by_kind_month": "error rate by kind and month",
                                    "by_code": "errors by code",
                                    "failure_demand": "failure demand by month"})
@@ -243,12 +282,14 @@ def stock(
     needs_reorder: Annotated[bool, typer.Option(help="only what needs reordering")] = False,
     lead_time: Annotated[float, typer.Option(help="replenishment lead time, days")] = 7.0,
     service_level: Annotated[float, typer.Option(help="target service level, 0-1")] = 0.95,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Stock levels per part and location, with days of supply and reorder points."""
     if not 0 < service_level < 1:
         raise JourneyError("--service-level must be between 0 and 1")
     planning = Planning(lead_time_days=lead_time, service_level=service_level)
-    document = _query(db, lambda views: views.stock(part, location, needs_reorder, planning))
+    document = _query(db, lambda views: views.stock(part, location, needs_reorder, planning),
+                      _window(as_of, known_at))
     _show(document, as_json, fmt, {"items": "stock levels"})
 
 
@@ -290,6 +331,50 @@ def rebuild(
     if as_json or state.json:
         emit_json({"rebuilt": names, "events": done,
                    "events_per_second": round(done / seconds) if seconds else None})
+
+
+@app.command()
+def history(
+    entity: Annotated[str, typer.Argument(
+        help="customer:C1, order:O1, invoice:I1, case:K1, repair:R1 or part:P1@WH1")],
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
+) -> None:
+    """Every stored event of an entity: log position, record and business time, state after."""
+    window = _window(as_of, known_at)
+    with store(db) as application:
+        document = entity_history(application, entity, window)
+    if as_json or state.json or fmt is Format.json:
+        emit_json(document)
+        return
+    rows = [{k: v for k, v in e.items() if k != "state"} | {"state": json.dumps(e["state"])}
+            for e in document["events"]]
+    _show({"events": rows}, False, fmt, {"events": f"history of {entity}"})
+
+
+audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("replay")
+def audit_replay_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Rebuild every view from the log into scratch tables and compare with the live ones."""
+    with store(db) as application:
+        report = audit_replay(application)
+    log.info("audit.replay", ok=report["ok"], events=report["events"])
+    if as_json or state.json:
+        emit_json(report)
+    else:
+        for table, result in report["tables"].items():
+            mark = "ok" if result["ok"] else "DRIFT"
+            stdout.print(f"{mark:5} {table}", markup=False)
+            for row in result["only_in_live"]:
+                stdout.print(f"      live only:   {row}", markup=False)
+            for row in result["only_in_replay"]:
+                stdout.print(f"      replay only: {row}", markup=False)
+    if not report["ok"]:
+        raise SystemExit(1)
 
 
 @app.command()

@@ -385,10 +385,10 @@ class Projector:
             return {name: head - self.db.position(c, TRACKING_PREFIX + name)
                     for name in PROJECTIONS}
 
-    def rebuild(self, names: list[str],
-                progress: Callable[[int, int], None] | None = None) -> int:
-        """Build fresh tables from the whole log beside the live ones, then swap them in."""
-        suffix = "_next"
+    def rebuild(self, names: list[str], progress: Callable[[int, int], None] | None = None,
+                *, suffix: str = "_next", swap: bool = True) -> int:
+        """Build fresh tables from the whole log beside the live ones, then swap them in
+        (``swap=False`` leaves them beside the live ones, e.g. for ``audit replay``)."""
         next_t = self.db.tables(suffix)
         with self.db.transaction() as (c, _):
             for name in names:
@@ -409,7 +409,7 @@ class Projector:
                 if batch:
                     self._fold_into(c, raw, next_t, names, batch, state, stocks, suffix)
                     position, done = batch[-1].id, done + len(batch)
-                elif indexed and self._swap(c, names, suffix):
+                elif indexed and (not swap or self._swap(c, names, suffix)):
                     return done
             if not batch and not indexed:
                 self.ensure_tables(suffix, tables=False)

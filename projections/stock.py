@@ -55,16 +55,15 @@ class StockFold:
         return found
 
     def apply(self, event: Any) -> None:
-        if not isinstance(event, PartStock.Registered | PartStock.Movement):
+        # A pair's row starts with its first movement (its registration rides along with it).
+        if not isinstance(event, PartStock.Movement):
             return
-        stock = self.stock((event.part_id, event.location))
-        if isinstance(event, PartStock.Movement):
-            event.apply(stock)
-            day = event.occurred_at.date().isoformat()
-            if self.changes.latest_day is None or day > self.changes.latest_day:
-                self.changes.latest_day = day
-            if isinstance(event, PartStock.Issued):
-                self.changes.issues[(event.part_id, event.location, day)] += event.qty
+        event.apply(self.stock((event.part_id, event.location)))
+        day = event.occurred_at.date().isoformat()
+        if self.changes.latest_day is None or day > self.changes.latest_day:
+            self.changes.latest_day = day
+        if isinstance(event, PartStock.Issued):
+            self.changes.issues[(event.part_id, event.location, day)] += event.qty
 
 
 @dataclass(frozen=True)

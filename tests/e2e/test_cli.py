@@ -109,3 +109,27 @@ def test_generate_is_deterministic_and_ingests_with_only_the_planned_rejects(
 
 def test_the_command_is_installed() -> None:
     assert Path(JOURNEY).exists()
+
+
+def test_history_as_of_and_audit_replay_from_the_command_line(journey: Journey) -> None:
+    journey.run("ingest", "-", stdin=jsonl(
+        order("O1", at="2026-01-01T00:00:00Z"),
+        tp("purchase.delivered", order_id="O1", at="2026-02-01T00:00:00Z")))
+
+    full = journey.json("history", "order:O1")
+    january = journey.json("history", "order:O1", "--as-of", "2026-01-31")
+    replay = journey.json("audit", "replay")
+
+    assert [e["type"] for e in full["events"]] == ["purchase.placed", "purchase.delivered"]
+    assert [e["state"]["status"] for e in january["events"]] == ["placed"]
+    assert january["as_of"] == "2026-01-31T23:59:59.999999Z"
+    assert replay["ok"] is True
+
+
+def test_bad_time_or_entity_arguments_are_one_clear_error_line(journey: Journey) -> None:
+    for args in (("history", "planet:X"), ("errors", "--as-of", "yesterday"),
+                 ("timeline", "C1", "--known-at", "2026-01-01T00:00:00")):
+        result = journey.run(*args, check=False)
+        lines = [r for r in result.stderr.splitlines() if not r.startswith(b"{")]
+        assert result.returncode == 1, args
+        assert len(lines) == 1 and lines[0].startswith(b"journey: error:"), lines

@@ -1,0 +1,258 @@
+"""What auditors ask of the log itself (never of the live views).
+
+``history``       every stored event of an entity or a customer, with its log position,
+                  record time, business time, touchpoint and the entity's state after it
+``views_as_of``   the timeline, error and stock views as they were, replayed from the log:
+                  ``as_of`` keeps touchpoints that occurred by then (business time),
+                  ``known_at`` keeps what the engine had stored by then (record time)
+``audit_replay``  rebuild every view into scratch tables and compare with the live ones
+
+Record time is an event's ``timestamp``: taken when the engine decided the touchpoint,
+milliseconds before the batch's transaction committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.base import entity_id
+from domain.stock import PartStock
+from infra.store import JourneyApplication, StoreError
+from infra.views import LogEntry, Projector, ViewDecoder, _Db, _write_stock, _write_touchpoints
+from projections.classify import contract_type, iso_z
+from projections.queries import ViewQueries
+from projections.stock import StockFold
+from projections.tables import PROJECTIONS, Tables, create_statements
+from projections.touchpoints import MemoryTouchpointState, TouchpointFold
+
+ENTITY_KINDS = ("order", "invoice", "case", "repair")
+CHUNK = 10_000
+
+
+class TimeFilter:
+    """Which events count: occurred by ``as_of`` and recorded by ``known_at`` (both optional)."""
+
+    def __init__(self, as_of: datetime | None = None, known_at: datetime | None = None) -> None:
+        self.as_of, self.known_at = as_of, known_at
+
+    def keeps(self, event: Any) -> bool:
+        if self.known_at is not None and _moment(event.timestamp) > self.known_at:
+            return False
+        occurred = getattr(event, "occurred_at", None)
+        return self.as_of is None or occurred is None or occurred <= self.as_of
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"as_of": None if self.as_of is None else iso_z(self.as_of),
+                "known_at": None if self.known_at is None else iso_z(self.known_at)}
+
+
+def _moment(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value["_data_"])
+
+
+def scan_log(app: JourneyApplication, decode: Callable[[LogEntry], Any] | None = None
+             ) -> Iterator[tuple[LogEntry, Any]]:
+    """Every stored event in log order, streamed in chunks."""
+    db, position = _Db(app), 0
+    decode = decode or ViewDecoder(app)
+    while True:
+        with app.journey_recorder._read() as c:
+            batch = db.notifications(c, position, CHUNK)
+        if not batch:
+            return
+        for entry in batch:
+            yield entry, decode(entry)
+        position = batch[-1].id
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    kind, _, key = ref.partition(":")
+    if kind not in (*ENTITY_KINDS, "part", "customer") or not key:
+        raise StoreError(f"unknown entity {ref!r}: use customer:C1, order:O1, invoice:I1, "
+                         "case:K1, repair:R1 or part:P1@WH1")
+    if kind == "part" and "@" not in key:
+        raise StoreError(f"a part is named part:PART@LOCATION, not {ref!r}")
+    return kind, key
+
+
+def history(app: JourneyApplication, ref: str, window: TimeFilter) -> dict[str, Any]:
+    """Every stored event of ``ref`` in log order, with the entity's state after each."""
+    kind, key = parse_ref(ref)
+    if kind == "customer":
+        aggregates, shown = _customer_scope(app, key)
+    elif kind == "part":
+        part_id, location = key.rsplit("@", 1)
+        aggregates, shown = {PartStock.id_for(part_id, location)}, None
+    else:
+        aggregates, shown = {entity_id(kind, key)}, None
+    entries = []
+    for aggregate_id in aggregates:
+        entries.extend(_replay(app, aggregate_id, window, shown))
+    entries.sort(key=lambda entry: entry["position"])
+    return {"entity": ref, **window.as_json(), "events": entries}
+
+
+def _customer_scope(app: JourneyApplication, customer: str
+                    ) -> tuple[set[UUID], Callable[[Any], bool]]:
+    """The customer's aggregates, and which of the stock events name the customer's repairs."""
+    aggregates: set[UUID] = set()
+    repairs: set[str] = set()
+    for entry, event in scan_log(app):
+        if getattr(event, "customer_id", None) == customer:
+            aggregates.add(_uuid(entry.originator_id))
+            if contract_type(event) == "repair.requested":
+                repairs.add(event.repair_id)
+        elif getattr(event, "repair_id", None) in repairs and isinstance(event, PartStock.Movement):
+            aggregates.add(_uuid(entry.originator_id))
+
+    def shown(event: Any) -> bool:
+        if not isinstance(event, PartStock.Event):
+            return True
+        return getattr(event, "repair_id", None) in repairs
+    return aggregates, shown
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _replay(app: JourneyApplication, aggregate_id: UUID, window: TimeFilter,
+            shown: Callable[[Any], bool] | None) -> list[dict[str, Any]]:
+    db = _Db(app)
+    column = "notification_id" if db.postgres else "rowid"
+    with app.journey_recorder._read() as c:
+        c.execute(db.sql(f"SELECT {column}, originator_id, originator_version, topic, state "
+                         f"FROM {app.journey_recorder.events_sql} WHERE originator_id = ? "
+                         "ORDER BY originator_version"),
+                  (aggregate_id if db.postgres else aggregate_id.hex,))
+        rows = [LogEntry(*row) for row in c.fetchall()]
+    aggregate: Any = None
+    entries = []
+    for row in rows:
+        event: Any = app.mapper.to_domain_event(row.notification())
+        if not window.keeps(event):
+            continue
+        if aggregate is None:
+            if not hasattr(event, "originator_topic"):
+                continue  # its creation is outside the window: it did not exist yet
+            aggregate = event.mutate(None)
+        else:
+            event.apply(aggregate)  # not mutate(): a window may skip versions
+        if shown is None or shown(event):
+            entries.append(_entry(row.id, event, aggregate))
+    return entries
+
+
+def _entry(position: int, event: Any, aggregate: Any) -> dict[str, Any]:
+    occurred = getattr(event, "occurred_at", None)
+    return {
+        "position": position,
+        "recorded_at": iso_z(event.timestamp),
+        "occurred_at": occurred and iso_z(occurred),
+        "touchpoint_id": getattr(event, "touchpoint_id", None),
+        "type": contract_type(event),
+        "event": type(event).__qualname__,
+        "state": _state(aggregate),
+    }
+
+
+def _state(aggregate: Any) -> dict[str, Any]:
+    state = {k: _plain(v) for k, v in vars(aggregate).items() if not k.startswith("_")}
+    if isinstance(aggregate, PartStock):
+        state.update(reserved=aggregate.reserved, available=aggregate.available,
+                     backordered=aggregate.backordered)
+    return state
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+# --- the views as they were ----------------------------------------------------------------------
+
+
+class _Scratch:
+    """An in-memory database with the view tables, for answers replayed from the log."""
+
+    sql = staticmethod(lambda statement: statement)
+
+
+@contextmanager
+def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQueries]:
+    """Typed view queries over the log replayed through the folds, filtered by ``window``."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        c = connection.cursor()
+        t = Tables()
+        for statements in create_statements(t, "scratch").values():
+            for statement in statements:
+                c.execute(statement)
+        touchpoints = TouchpointFold(MemoryTouchpointState())
+        stocks: dict[tuple[str, str], PartStock] = {}
+        stock = StockFold(stocks.get)
+        decode = app.mapper.to_domain_event
+        for entry, event in scan_log(app, lambda entry: decode(entry.notification())):
+            if window.keeps(event):
+                touchpoints.apply(event, entry.id)
+                stock.apply(event)
+        _write_touchpoints(_Scratch(), c, t, touchpoints)  # type: ignore[arg-type]
+        _write_stock(_Scratch(), c, t, stock)  # type: ignore[arg-type]
+        yield ViewQueries(c, _Scratch.sql, t)
+    finally:
+        connection.close()
+
+
+# --- replay equivalence --------------------------------------------------------------------------
+
+
+def audit_replay(app: JourneyApplication, limit: int = 20) -> dict[str, Any]:
+    """Rebuild every view into scratch tables from the log and compare with the live ones."""
+    projector = Projector(app)
+    projector.catch_up()
+    names = sorted(PROJECTIONS)
+    events = projector.rebuild(names, suffix="_audit", swap=False)
+    projector.catch_up()  # the live views, up to where the scratch ones got
+    db = projector.db
+    live, scratch = db.tables(), db.tables("_audit")
+    report: dict[str, Any] = {"ok": True, "events": events, "tables": {}}
+    with db.transaction() as (c, _):
+        for name in names:
+            for table in PROJECTIONS[name]:
+                only_live = _rows(c, f"SELECT * FROM {getattr(live, table)} EXCEPT "
+                                     f"SELECT * FROM {getattr(scratch, table)}")
+                only_replay = _rows(c, f"SELECT * FROM {getattr(scratch, table)} EXCEPT "
+                                       f"SELECT * FROM {getattr(live, table)}")
+                drift = bool(only_live or only_replay)
+                report["ok"] = report["ok"] and not drift
+                report["tables"][table] = {
+                    "ok": not drift,
+                    "only_in_live": [list(r) for r in only_live[:limit]],
+                    "only_in_replay": [list(r) for r in only_replay[:limit]],
+                }
+            for table in PROJECTIONS[name]:
+                c.execute(f"DROP TABLE IF EXISTS {getattr(scratch, table)}")
+            c.execute(db.sql(f"DELETE FROM {db.tracking_table} WHERE application_name = ?"),
+                      (f"view:{name}_audit",))
+    return report
+
+
+def _rows(c: Any, statement: str) -> list[Any]:
+    c.execute(statement)
+    return [tuple(row) for row in c.fetchall()]
