@@ -5,10 +5,76 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from projections.stock import Planning
 from projections.tables import Tables
+
+
+class TimelineEntry(TypedDict):
+    touchpoint_id: str
+    type: str
+    occurred_at: str  # RFC 3339, UTC, "...Z"
+    entity: str  # "order:O1", "part:P1@WH1", ...
+    error: str | None
+
+
+class Timeline(TypedDict):
+    customer_id: str
+    entries: list[TimelineEntry]
+
+
+class ErrorRate(TypedDict):
+    kind: str
+    month: str
+    touchpoints: int
+    errors: int
+    error_rate: float
+
+
+class CodeCount(TypedDict):
+    code: str
+    count: int
+
+
+class FailureDemand(TypedDict):
+    month: str
+    contacts: int
+    failure: int
+    ratio: float
+
+
+class ErrorReport(TypedDict):
+    by_kind_month: list[ErrorRate]
+    by_code: list[CodeCount]
+    failure_demand: list[FailureDemand]
+
+
+class StockItem(TypedDict):
+    part_id: str
+    location: str
+    on_hand: int
+    reserved: int
+    available: int
+    backordered: int
+    issued_90d: NotRequired[int]  # planning figures (window of 90 days by default)
+    days_of_supply: NotRequired[float | None]
+    reorder_point: NotRequired[float]
+    needs_reorder: NotRequired[bool]
+
+
+class StockReport(TypedDict):
+    items: list[StockItem]
+
+
+class CustomerErrors(TypedDict):
+    customer_id: str
+    touchpoints: int
+    errors: int
+
+
+class CustomerReport(TypedDict):
+    customers: list[CustomerErrors]
 
 
 class Reader(Protocol):
@@ -29,7 +95,7 @@ class ViewQueries:
         self.cursor.execute(self.sql(statement), params)
         return list(self.cursor.fetchall())
 
-    def timeline(self, customer_id: str) -> dict[str, Any]:
+    def timeline(self, customer_id: str) -> Timeline:
         """Every touchpoint of a customer, their repairs' part movements included."""
         rows = self._rows(
             f"SELECT touchpoint_id, type, occurred_at, entity, code FROM {self.t.view_touchpoints} "
@@ -40,7 +106,7 @@ class ViewQueries:
                          "entity": r[3], "error": r[4]} for r in rows],
         }
 
-    def customers(self, top: int = 10) -> dict[str, Any]:
+    def customers(self, top: int = 10) -> CustomerReport:
         """The customers with the most touchpoints carrying an error code."""
         rows = self._rows(
             f"SELECT customer_id, COUNT(*), COUNT(code) FROM {self.t.view_touchpoints} "
@@ -50,7 +116,7 @@ class ViewQueries:
                               for c, n, e in rows]}
 
     def errors(self, kind: str | None = None, first_month: str | None = None,
-               last_month: str | None = None) -> dict[str, Any]:
+               last_month: str | None = None) -> ErrorReport:
         """Error rates per kind and month, counts per code, failure demand per month."""
         where, params = _month_filter(first_month, last_month)
         kind_where = where + (" AND kind = ?" if kind else "")
@@ -80,7 +146,7 @@ class ViewQueries:
         }
 
     def stock(self, part_id: str | None = None, location: str | None = None,
-              needs_reorder: bool = False, planning: Planning | None = None) -> dict[str, Any]:
+              needs_reorder: bool = False, planning: Planning | None = None) -> StockReport:
         """Stock levels per (part, location) with demand-based planning figures."""
         planning = planning or Planning()
         conditions, params = ["1=1"], []
@@ -102,12 +168,14 @@ class ViewQueries:
                     f"SELECT part_id, location, qty FROM {self.t.view_stock_issues} "
                     f"WHERE day >= ? AND day <= ? AND {where}", start, as_of[0][0], *params):
                 issues.setdefault((p, loc), []).append(int(qty))
-        items = []
+        items: list[StockItem] = []
         for p, loc, on_hand, reserved, backordered in rows:
             available = on_hand - reserved
-            item = {"part_id": p, "location": loc, "on_hand": on_hand, "reserved": reserved,
-                    "available": available, "backordered": backordered}
-            item.update(planning.figures(issues.get((p, loc), []), available, backordered))
+            item: StockItem = {"part_id": p, "location": loc, "on_hand": on_hand,
+                               "reserved": reserved, "available": available,
+                               "backordered": backordered}
+            item.update(planning.figures(issues.get((p, loc), []), available,  # type: ignore[typeddict-item]
+                                         backordered))
             if needs_reorder and not item["needs_reorder"]:
                 continue
             items.append(item)
