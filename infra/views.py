@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -102,6 +102,15 @@ class _Db:
                       "FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?",
                       (after, limit))
         return [LogEntry(*row) for row in c.fetchall()]
+
+    def table_exists(self, c: Any, table: str) -> bool:
+        if self.postgres:
+            c.execute("SELECT to_regclass(%s)", (f"{self.schema_prefix}{table}",))
+        else:
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      (table,))
+        row = c.fetchone()
+        return row is not None and row[0] is not None
 
     def position(self, c: Any, name: str) -> int:
         c.execute(self.sql(f"SELECT notification_id FROM {self.tracking_table} "
@@ -306,11 +315,17 @@ class Projector:
         self.decode = ViewDecoder(app)
         self.ensure_tables()
 
-    def ensure_tables(self, suffix: str = "", *, tables: bool = True,
-                      indexes: bool = True) -> None:
+    def ensure_tables(self, suffix: str = "", *, tables: bool = True, indexes: bool = True,
+                      names: Iterable[str] = PROJECTIONS) -> None:
+        """Create a generation's tables and/or indexes; a projection whose first table
+        exists already is left alone (its indexes were made with it)."""
+        t = self.db.tables(suffix)
         with self.db.transaction() as (c, _):
-            for statements in create_statements(self.db.tables(suffix),
-                                                uuid.uuid4().hex[:8]).values():
+            for name, statements in create_statements(t, uuid.uuid4().hex[:8]).items():
+                if name not in names:
+                    continue
+                if tables and self.db.table_exists(c, PROJECTIONS[name][0] + suffix):
+                    continue
                 for statement in statements:
                     is_index = statement.startswith("CREATE INDEX")
                     if (is_index and indexes) or (not is_index and tables):
@@ -398,7 +413,7 @@ class Projector:
                                       "WHERE application_name = ?"),
                           (TRACKING_PREFIX + name + suffix,))
         # Bulk-load without secondary indexes, build them once, then catch up and swap.
-        self.ensure_tables(suffix, indexes=False)
+        self.ensure_tables(suffix, indexes=False, names=names)
         indexed = False
         state = MemoryTouchpointState()  # complete: the new tables start empty
         stocks: dict[Pair, PartStock] = {}
@@ -412,7 +427,7 @@ class Projector:
                 elif indexed and (not swap or self._swap(c, names, suffix)):
                     return done
             if not batch and not indexed:
-                self.ensure_tables(suffix, tables=False)
+                self.ensure_tables(suffix, tables=False, names=names)
                 indexed = True
             if progress:
                 progress(done, max(head, position))

@@ -40,7 +40,8 @@ class Tables:
 
 
 def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
-    """DDL per projection; ``uid`` keeps index names unique across generations."""
+    """DDL per projection; ``uid`` keeps index names unique across generations, so run it
+    once per generation of tables (index names outlive the renames of a rebuild)."""
     return {
         "touchpoints": [
             f"CREATE TABLE IF NOT EXISTS {t.view_touchpoints} ("
@@ -78,6 +79,7 @@ def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
             f"CREATE TABLE IF NOT EXISTS {t.view_stock_issues} (part_id TEXT NOT NULL, "
             "location TEXT NOT NULL, day TEXT NOT NULL, qty BIGINT NOT NULL, "
             "PRIMARY KEY (part_id, location, day))",
+            f"CREATE INDEX IF NOT EXISTS ix_{uid}_issues_day ON {t.view_stock_issues} (day)",
             f"CREATE TABLE IF NOT EXISTS {t.view_stock_meta} ("
             "key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],

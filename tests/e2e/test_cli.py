@@ -133,3 +133,23 @@ def test_bad_time_or_entity_arguments_are_one_clear_error_line(journey: Journey)
         lines = [r for r in result.stderr.splitlines() if not r.startswith(b"{")]
         assert result.returncode == 1, args
         assert len(lines) == 1 and lines[0].startswith(b"journey: error:"), lines
+
+
+def test_export_opens_with_any_avro_reader_and_verifies_against_the_store(
+    journey: Journey, tmp_path: Path,
+) -> None:
+    import fastavro
+
+    journey.run("ingest", "-", stdin=jsonl(order("O1"), tp("purchase.delivered", order_id="O1"),
+                                           order("O2", customer_id="C2")))
+    target = tmp_path / "c1.avro"
+
+    summary = journey.json("export", "--customer", "C1", "-o", str(target))
+    with target.open("rb") as f:
+        records = list(fastavro.reader(f))
+    verified = journey.json("verify-export", str(target))
+
+    assert summary["records"] == len(records) == 2
+    assert [r["position"] for r in records] == sorted(r["position"] for r in records)
+    assert {r["customer_id"] for r in records} == {"C1"}
+    assert verified["ok"] is True

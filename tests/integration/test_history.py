@@ -142,3 +142,28 @@ def test_audit_replay_is_clean_on_an_untouched_store_and_reports_drift_row_by_ro
 def test_an_unknown_entity_reference_is_a_clear_error(app: JourneyApplication) -> None:
     with pytest.raises(StoreError, match="unknown entity"):
         history(app, "planet:X", TimeFilter())
+
+
+def _index_count(app: JourneyApplication) -> int:
+    db = Projector(app).db
+    with app.journey_recorder._read() as c:
+        if db.postgres:
+            c.execute("SELECT COUNT(*) FROM pg_indexes WHERE schemaname = %s "
+                      "AND tablename LIKE 'view_%%'", (db.datastore.schema,))
+        else:
+            c.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                      "AND tbl_name LIKE 'view_%'")
+        return int(c.fetchone()[0])
+
+
+def test_opening_the_views_again_or_rebuilding_adds_no_duplicate_indexes(
+    app: JourneyApplication,
+) -> None:
+    ingest(app, order("O1"))
+    first = _index_count(app)
+    ingest(app, order("O2"))
+    Projector(app)
+    Projector(app).rebuild(["stock", "touchpoints"])
+    Projector(app).rebuild(["touchpoints"])
+
+    assert _index_count(app) == first
