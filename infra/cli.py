@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from domain.errors import JourneyError
+from infra.audit import verify_log
 from infra.export import export_events, parse_bound, verify_export
 from infra.history import TimeFilter, audit_replay, views_as_of
 from infra.history import history as entity_history
@@ -88,7 +89,7 @@ def emit_json(document: Any) -> None:
 @contextmanager
 def store(db: str | None) -> Iterator[JourneyApplication]:
     url = db or state.settings.db
-    application = open_store(url)
+    application = open_store(url, state.settings.audit_secret)
     try:
         yield application
     finally:
@@ -393,6 +394,27 @@ def verify_export_command(
 audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
                         no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Recompute the hash chain over the log, check the HMAC seals; non-zero exit on tampering."""
+    with store(db) as application:
+        report = verify_log(application)
+    for warning in report.warnings:
+        log.warning("audit.warning", detail=warning)
+    log.info("audit.verify", ok=report.ok, events=report.events,
+             events_per_second=report.events_per_second)
+    if as_json or state.json:
+        emit_json(report.as_json())
+    elif report.ok:
+        stdout.print(f"ok: {report.events} events verified, sealed up to position "
+                     f"{report.sealed_up_to} ({report.events_per_second} events/s)", markup=False)
+    else:
+        stdout.print(f"TAMPERED at position {report.first_bad_position}: {report.problem}: "
+                     f"{report.detail}", markup=False)
+    if not report.ok:
+        raise SystemExit(1)
 
 
 @audit_app.command("replay")

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 DEFAULT_DB = "sqlite:///journey.db"
+#: Keys the audit chain's HMAC seals. Unset: a public built-in default, so seals then prove
+#: nothing against anyone who can read the code (``journey audit verify`` warns).
+AUDIT_SECRET_ENV = "JOURNEY_AUDIT_SECRET"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
     kafka_bootstrap: str | None = None
+    audit_secret: str | None = field(default=None, repr=False)  # never in logs
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -31,6 +35,7 @@ class Settings:
             log_level=(env.get("JOURNEY_LOG_LEVEL") or "info").lower(),
             log_format=(env.get("JOURNEY_LOG_FORMAT") or "auto").lower(),
             kafka_bootstrap=env.get("JOURNEY_KAFKA_BOOTSTRAP") or None,
+            audit_secret=env.get(AUDIT_SECRET_ENV) or None,
         )
 
     def with_(self, **changes: Any) -> Self:

@@ -5,6 +5,8 @@ in the same transaction as the events of a batch:
 
 ``journey_touchpoints``  one row per accepted touchpoint (idempotency key, content hash)
 ``journey_rejects``      one row per rejected line, in arrival order, with the raw bytes
+``journey_chain``        one row per event: the audit hash chain (see ``infra.chain``)
+``journey_seals``        HMAC seals of the chain: each batch's last position, every SEAL_EVERY
 
 A batch is appended with the log position its decisions were based on; if
 another writer appended in between, the transaction fails with
@@ -28,6 +30,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     JSONTranscoder,
     PersistenceError,
@@ -36,9 +39,18 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteTransaction
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from domain.errors import JourneyError
+from infra.chain import (
+    ZERO_HASH,
+    audit_key,
+    crosses_seal_mark,
+    link,
+    oid_text,
+    seal_mac,
+)
+from infra.settings import AUDIT_SECRET_ENV
 
 CHUNK = 500  # ids per IN (...) query
 
@@ -49,6 +61,14 @@ class StoreError(JourneyError):
 
 class PositionConflict(IntegrityError, JourneyError):
     """Another writer appended to the log after this batch was decided."""
+
+
+class AuditChainError(StoreError):
+    """The audit chain cannot be extended: it is ahead of the log (rows were deleted)."""
+
+
+#: (position, originator_id as 32 hex digits, originator_version, topic, state)
+ChainInput = tuple[int, str, int, str, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +121,16 @@ class JourneyRecorderMixin:
     events_table_name: str
     #: Qualified table names (PostgreSQL adds the schema).
     events_sql = "stored_events"
+    #: The events' notification id (log position) column.
+    position_sql = "rowid"
     touchpoints_sql = "journey_touchpoints"
     rejects_sql = "journey_rejects"
     runs_sql = "journey_ingest_runs"
+    chain_sql = "journey_chain"
+    seals_sql = "journey_seals"
+    #: HMAC key of the seals; the application sets it from JOURNEY_AUDIT_SECRET.
+    seal_key: bytes = audit_key(None)
+    seal_key_is_default: bool = True
 
     def journey_table_statements(self) -> list[str]:
         raise NotImplementedError
@@ -152,6 +179,42 @@ class JourneyRecorderMixin:
             )
         if records.checkpoint is not None:
             self._save_checkpoint(c, records.checkpoint)
+
+    def _append_chain(self, c: Any, rows: list[ChainInput]) -> None:
+        """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
+
+        Called with the write lock held, after the events are inserted: nobody else can
+        extend the chain in between, so its last row is the predecessor of the first one.
+        """
+        c.execute(f"SELECT position, hash FROM {self.chain_sql} ORDER BY position DESC LIMIT 1")
+        head = c.fetchone()
+        previous, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
+        if rows[0][0] <= previous:
+            raise AuditChainError(
+                f"the audit chain reaches position {previous} but the log hands out "
+                f"{rows[0][0]}: events were deleted from the log; run journey audit verify"
+            )
+        key = self.seal_key
+        chain: list[tuple[int, bytes]] = []
+        seals: list[tuple[int, bytes]] = []
+        for position, oid, version, topic, state in rows:
+            prev = link(prev, position, oid, version, topic, state)
+            chain.append((position, prev))
+            if crosses_seal_mark(previous, position):
+                seals.append((position, seal_mac(key, position, prev)))
+            previous = position
+        if not seals or seals[-1][0] != previous:
+            seals.append((previous, seal_mac(key, previous, prev)))  # the batch's last
+        self._insert_chain(c, chain, seals, _now())
+
+    def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
+                      seals: list[tuple[int, bytes]], now: str) -> None:
+        p = self.ph
+        c.executemany(f"INSERT INTO {self.chain_sql} (position, hash) VALUES ({p},{p})", chain)
+        c.executemany(
+            f"INSERT INTO {self.seals_sql} (position, mac, sealed_at) VALUES ({p},{p},{p})",
+            [(position, mac, now) for position, mac in seals],
+        )
 
     def _save_checkpoint(self, c: Any, cp: RunCheckpoint) -> None:
         p = self.ph
@@ -288,6 +351,11 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             "run_id TEXT PRIMARY KEY, source TEXT NOT NULL, bytes_done INTEGER NOT NULL, "
             "prefix_sha256 TEXT NOT NULL, counts TEXT NOT NULL, completed INTEGER NOT NULL, "
             "updated_at TEXT NOT NULL)",
+            # INTEGER PRIMARY KEY (64-bit) makes the position the rowid: no second index.
+            "CREATE TABLE IF NOT EXISTS journey_chain ("
+            "position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS journey_seals ("
+            "position INTEGER PRIMARY KEY, mac BLOB NOT NULL, sealed_at TEXT)",
         ]
 
     @contextmanager
@@ -315,6 +383,12 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
 
     def _id_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id.hex
+
+    def create_table(self) -> None:
+        # The library creates tables in a deferred transaction, which SQLite refuses to
+        # upgrade to a write while another process creates them ("database is locked").
+        with self.writer_lock():
+            super().create_table()
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -344,14 +418,14 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             self._write_records(c, records)
         if not stored_events:
             return []
-        c.executemany(
-            self.insert_events_statement,
-            [(s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-              s.originator_version, s.topic, s.state) for s in stored_events],
-        )
+        params = [(oid_text(s.originator_id), s.originator_version, s.topic, s.state)
+                  for s in stored_events]
+        c.executemany(self.insert_events_statement, params)
         # The write lock is held, so the new rowids are the last len(stored_events) ones.
         last = self._position(c)
-        return list(range(last - len(stored_events) + 1, last + 1))
+        ids = list(range(last - len(stored_events) + 1, last + 1))
+        self._append_chain(c, [(i, *row) for i, row in zip(ids, params, strict=True)])
+        return ids
 
 
 class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
@@ -363,9 +437,23 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         super().__init__(*args, **kwargs)
         schema = f'"{self.datastore.schema}"'
         self.events_sql = f'{schema}."{self.events_table_name}"'
+        self.position_sql = "notification_id"
         self.touchpoints_sql = f"{schema}.journey_touchpoints"
         self.rejects_sql = f"{schema}.journey_rejects"
         self.runs_sql = f"{schema}.journey_ingest_runs"
+        self.chain_sql = f"{schema}.journey_chain"
+        self.seals_sql = f"{schema}.journey_seals"
+        # The library's insert returns only ids; ours also says which event got which id.
+        self.insert_returning_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
+            "RETURNING notification_id, originator_id, originator_version"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            stored_event_type=Identifier(self.stored_event_type_name),
+        )
         self.sql_create_statements.extend(
             SQL(s).format() for s in self.journey_table_statements()  # format() -> Composed
         )
@@ -382,7 +470,27 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             "run_id text PRIMARY KEY, source text NOT NULL, bytes_done bigint NOT NULL, "
             "prefix_sha256 text NOT NULL, counts text NOT NULL, completed integer NOT NULL, "
             "updated_at text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.chain_sql} ("
+            "position bigint PRIMARY KEY, hash bytea NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.seals_sql} ("
+            "position bigint PRIMARY KEY, mac bytea NOT NULL, sealed_at text)",
         ]
+
+    def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
+                      seals: list[tuple[int, bytes]], now: str) -> None:
+        # One statement per table, whatever the batch size. The hashes go as one bytea and the
+        # positions as one text: adapting a 2000-element bytea[] costs ~3x as much.
+        c.execute(
+            f"INSERT INTO {self.chain_sql} (position, hash) "
+            "SELECT p, substring(%s::bytea FROM i::int * 32 - 31 FOR 32) "
+            "FROM unnest(string_to_array(%s, ',')::bigint[]) WITH ORDINALITY AS t(p, i)",
+            (b"".join(h for _, h in chain), ",".join(str(p) for p, _ in chain)),
+        )
+        c.execute(
+            f"INSERT INTO {self.seals_sql} (position, mac, sealed_at) "
+            "SELECT position, mac, %s FROM unnest(%s::bigint[], %s::bytea[]) AS s(position, mac)",
+            (now, [p for p, _ in seals], [m for _, m in seals]),
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -429,8 +537,24 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             if not stored_events:
                 return []
             self._notify_channel(curs)
-            super(PostgresApplicationRecorder, self)._insert_stored_events(curs, stored_events)
-            return [row["notification_id"] for row in curs.fetchall()]
+            curs.execute(self.insert_returning_statement, (
+                [self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic,
+                                                s.state) for s in stored_events],
+            ))
+            given = {(oid_text(row["originator_id"]), row["originator_version"]):
+                     row["notification_id"] for row in curs.fetchall()}
+            ids = [given[oid_text(_uuid(s.originator_id)), s.originator_version]
+                   for s in stored_events]
+            self._append_chain(_TupleCursor(curs), sorted(
+                ((i, oid_text(_uuid(s.originator_id)), s.originator_version, s.topic, s.state)
+                 for i, s in zip(ids, stored_events, strict=True)),
+                key=lambda row: row[0],
+            ))
+            return ids
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 class _TupleCursor:
@@ -478,14 +602,34 @@ class JourneyApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_recorder(self) -> ApplicationRecorder:
+        recorder = super().construct_recorder()
+        if isinstance(recorder, JourneyRecorderMixin):
+            secret = dict.get(self.env, AUDIT_SECRET_ENV)  # unprefixed: exactly that variable
+            recorder.seal_key = audit_key(secret)
+            recorder.seal_key_is_default = not secret
+        return recorder
+
     @property
     def journey_recorder(self) -> JourneyRecorderMixin:
         assert isinstance(self.recorder, JourneyRecorderMixin)
         return self.recorder
 
 
-def store_env(url: str) -> dict[str, str]:
-    """eventsourcing settings for a store URL (``sqlite:///PATH`` or ``postgresql://...``)."""
+def store_env(url: str, audit_secret: str | None = None) -> dict[str, str]:
+    """eventsourcing settings for a store URL (``sqlite:///PATH`` or ``postgresql://...``).
+
+    ``audit_secret`` keys the audit chain's seals; ``None`` leaves it to the process
+    environment (JOURNEY_AUDIT_SECRET; eventsourcing merges ``os.environ`` into the
+    application's env), and without one there the public default is used.
+    """
+    env = _dialect_env(url)
+    if audit_secret is not None:
+        env[AUDIT_SECRET_ENV] = audit_secret
+    return env
+
+
+def _dialect_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
@@ -515,9 +659,13 @@ def store_env(url: str) -> dict[str, str]:
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
-def open_store(url: str) -> JourneyApplication:
-    """Open (creating tables if needed) the store at ``url``; errors become ``StoreError``."""
-    env = store_env(url)
+def open_store(url: str, audit_secret: str | None = None) -> JourneyApplication:
+    """Open (creating tables if needed) the store at ``url``; errors become ``StoreError``.
+
+    The audit seals are keyed with ``audit_secret`` (e.g. ``Settings.audit_secret``); ``None``
+    reads JOURNEY_AUDIT_SECRET from the environment, as ``Settings.from_env`` does.
+    """
+    env = store_env(url, audit_secret)
     try:
         if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
             _ensure_schema(env)

@@ -63,7 +63,8 @@ class _Db:
         self.schema_prefix = f'"{datastore.schema}".' if self.postgres else ""
         tracking_class = PostgresTrackingRecorder if self.postgres else SQLiteTrackingRecorder
         self.tracking = tracking_class(datastore)
-        self.tracking.create_table()
+        with self.recorder.writer_lock():  # concurrent creation: see JourneySQLiteRecorder
+            self.tracking.create_table()
         table = getattr(self.tracking, "tracking_table_name", "tracking")  # PostgreSQL names it
         self.tracking_table = f'{self.schema_prefix}"{table}"'
 

@@ -153,3 +153,22 @@ def test_export_opens_with_any_avro_reader_and_verifies_against_the_store(
     assert [r["position"] for r in records] == sorted(r["position"] for r in records)
     assert {r["customer_id"] for r in records} == {"C1"}
     assert verified["ok"] is True
+
+
+def test_audit_verify_says_ok_on_an_untouched_store_and_names_a_tampered_row(
+    journey: Journey, tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    journey.run("ingest", "-", stdin=jsonl(order("O1"), tp("purchase.delivered", order_id="O1"),
+                                           order("O2")))
+    clean = journey.run("--json", "audit", "verify")
+    with sqlite3.connect(tmp_path / "journey.db") as db:
+        db.execute("UPDATE stored_events SET state = replace(state, 'EUR', 'USD') WHERE rowid = 3")
+    tampered = journey.run("--json", "audit", "verify", check=False)
+
+    assert clean.returncode == 0
+    assert json.loads(clean.stdout)["ok"] is True
+    assert tampered.returncode != 0
+    report = json.loads(tampered.stdout)
+    assert (report["ok"], report["first_bad_position"]) == (False, 3)

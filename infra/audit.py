@@ -1,0 +1,332 @@
+"""Tamper evidence: verify the event log against its audit hash chain and HMAC seals.
+
+``verify_log`` streams the events, ``journey_chain`` and ``journey_seals`` in position order
+(each by its primary key, ``chunk_size`` rows a query, merged here so rows missing on either
+side show up), recomputes the chain from the events (see ``infra.chain``) and checks every
+seal. It stops at the first position that is not what was written and names what happened:
+
+``altered``        an event row's content (originator, version, topic, state) changed
+``reordered``      the row holds (some columns of) another row's content: rows swapped
+``deleted``        an event row is gone (its chain row or seal remains, or the chain
+                   skips over its position)
+``inserted``       an event row no chain row accounts for (forged), at the end or in between
+``chain_altered``  a chain row was rewritten or removed while its event is intact
+``seal_invalid``   a seal does not authenticate the chain: events and chain rows after
+                   ``sealed_up_to`` were rewritten consistently by someone without the
+                   secret (or the secret differs from the one the store was written with)
+``seal_missing``   a seal the writer always makes (each SEAL_EVERY mark, the head) is gone
+
+Everything up to ``sealed_up_to`` is proven to be what the writers wrote (given the secret
+is secret). What a chain cannot show is the newest batches being cut off together with
+their chain rows and seals: record ``sealed_up_to`` and ``head_hash`` somewhere else (a
+ticket, a log shipper) and compare a later report with them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from infra.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
+from infra.store import JourneyApplication, JourneyRecorderMixin
+
+CHUNK_SIZE = 10_000
+#: After a mismatch, how many later rows that fail too are tried as the other half of a swap.
+SWAP_CANDIDATES = 1000
+
+DEFAULT_SECRET_WARNING = (
+    "JOURNEY_AUDIT_SECRET is not set: the seals use the public built-in secret, so they "
+    "prove nothing against someone who can read the code and write to the database"
+)
+
+_FIELDS = ("originator_id", "originator_version", "topic", "state")
+
+Fields = tuple[str, int, str, bytes]
+
+
+@dataclass
+class AuditReport:
+    """The outcome of ``verify_log``; ``as_json()`` is the ``audit verify --json`` document."""
+
+    ok: bool
+    events: int  # event rows verified (before the problem, if any)
+    seconds: float
+    first_bad_position: int | None = None
+    problem: str | None = None
+    detail: str = ""
+    sealed_up_to: int = 0  # everything up to here is authenticated by a valid seal
+    head_hash: str | None = None  # chain hash at sealed_up_to: anchor it elsewhere
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "events_per_second": round(self.events_per_second, 1),
+            "first_bad_position": self.first_bad_position,
+            "problem": self.problem,
+            "detail": self.detail,
+            "sealed_up_to": self.sealed_up_to,
+            "head_hash": self.head_hash,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(slots=True)
+class _Row:
+    """One position: its event (canonical fields, or ``None`` if unreadable), chain, seal."""
+
+    position: int
+    has_event: bool
+    event: Fields | None
+    chain: bytes | None
+    mac: bytes | None
+
+
+@dataclass(slots=True)
+class _Finding:
+    position: int
+    problem: str
+    detail: str
+
+
+def verify_log(app: JourneyApplication, secret: str | None = None, *,
+               chunk_size: int = CHUNK_SIZE) -> AuditReport:
+    """Verify the whole log against the audit chain and seals, streaming it in order.
+
+    ``secret`` keys the seals; ``None`` means the one the store was opened with
+    (``JOURNEY_AUDIT_SECRET``, else the public default). Rows appended while this runs
+    (beyond the heads read at the start) are left for the next run.
+    """
+    recorder = app.journey_recorder
+    if secret is None:
+        key, is_default = recorder.seal_key, recorder.seal_key_is_default
+    else:
+        key, is_default = audit_key(secret), not secret
+    started = time.perf_counter()
+    report = _Verifier(recorder, key, max(1, chunk_size)).run()
+    report.seconds = time.perf_counter() - started
+    if is_default:
+        report.warnings.append(DEFAULT_SECRET_WARNING)
+    return report
+
+
+class _Verifier:
+    def __init__(self, recorder: JourneyRecorderMixin, key: bytes, chunk_size: int) -> None:
+        self.recorder = recorder
+        self.key = key
+        self.chunk_size = chunk_size
+        self.events = 0
+        self.sealed_up_to = 0
+        self.sealed_hash: bytes | None = None
+
+    def run(self) -> AuditReport:
+        rows = self._rows()
+        finding = self._scan(rows)
+        if finding is None:
+            return AuditReport(True, self.events, 0.0, sealed_up_to=self.sealed_up_to,
+                               head_hash=self._head_hash())
+        return AuditReport(False, self.events, 0.0, finding.position, finding.problem,
+                           finding.detail, self.sealed_up_to, self._head_hash())
+
+    def _head_hash(self) -> str | None:
+        return None if self.sealed_hash is None else self.sealed_hash.hex()
+
+    # --- the pass over the log --------------------------------------------------------------
+
+    def _scan(self, rows: Iterator[_Row]) -> _Finding | None:
+        key = self.key
+        prev, prev_pos = ZERO_HASH, 0  # the last verified chained position and its hash
+        for row in rows:
+            pos, chain = row.position, row.chain
+            if row.has_event and chain is not None:
+                event = row.event
+                if event is None or link(prev, pos, *event) != chain:
+                    return self._mismatch(row, prev, prev_pos, rows)
+                self.events += 1
+            elif chain is not None:
+                return _Finding(pos, "deleted", f"position {pos} is in the audit chain but its "
+                                "event row is missing from the log")
+            elif row.has_event:
+                return self._unchained(row, prev, prev_pos, rows)
+            else:
+                first = prev_pos + 1
+                return _Finding(first, "deleted", f"position {pos} was sealed but neither its "
+                                f"event nor its chain row exists: {_rows_named(first, pos)} "
+                                "deleted with their chain rows")
+            if row.mac is not None:
+                if not seal_ok(key, pos, chain, row.mac):
+                    return _Finding(pos, "seal_invalid", _seal_invalid(pos, self.sealed_up_to))
+                self.sealed_up_to, self.sealed_hash = pos, chain
+            elif crosses_seal_mark(prev_pos, pos):
+                return _Finding(pos, "seal_missing", f"the seal of position {pos} (first "
+                                "position of its SEAL_EVERY block) was deleted")
+            prev, prev_pos = chain, pos
+        if prev_pos and self.sealed_up_to != prev_pos:
+            return _Finding(prev_pos, "seal_missing", f"the seal of the last position "
+                            f"{prev_pos} was deleted (every batch seals its last position)")
+        return None
+
+    def _mismatch(self, row: _Row, prev: bytes, prev_pos: int, rows: Iterator[_Row]
+                  ) -> _Finding:
+        """An event row and its chain row disagree: which one changed?"""
+        pos, event, chain = row.position, row.event, row.chain
+        assert chain is not None
+        if event is None:
+            return _Finding(pos, "altered", f"event row {pos} has a column of the wrong type "
+                            "(NULL, text for a number, ...): it was altered")
+        recomputed = link(prev, pos, *event)
+        nxt = next(rows, None)
+        if nxt is not None and nxt.event is not None and nxt.chain is not None:
+            if link(recomputed, nxt.position, *nxt.event) == nxt.chain:
+                return _chain_altered(pos)  # the event is what the next link was made from
+        elif row.mac is not None and seal_ok(self.key, pos, recomputed, row.mac):
+            return _chain_altered(pos)  # the event is what its seal was made from
+        # The event changed. Into (columns of) another row that changed too? That one
+        # is the other half of a swap; finding it also proves this chain row authentic.
+        swapped = _find_swap(pos, event, prev, chain, nxt, rows)
+        if swapped is not None:
+            return swapped
+        if pos > prev_pos + 1:
+            first = prev_pos + 1
+            return _Finding(first, "deleted", f"position {pos} does not follow on from "
+                            f"position {prev_pos}: {_rows_named(first, pos - 1)} deleted with "
+                            f"their chain rows (or row {pos} was altered)")
+        return _Finding(pos, "altered", f"event row {pos} differs from what was appended "
+                        "(originator, version, topic or state changed)")
+
+    def _unchained(self, row: _Row, prev: bytes, prev_pos: int, rows: Iterator[_Row]
+                   ) -> _Finding:
+        """An event row without a chain row: forged, or its chain row was removed."""
+        pos = row.position
+        nxt = next(rows, None)
+        if (row.event is not None and nxt is not None and nxt.event is not None
+                and nxt.chain is not None
+                and link(link(prev, pos, *row.event), nxt.position, *nxt.event) == nxt.chain):
+            return _Finding(pos, "chain_altered", f"the chain row of position {pos} was "
+                            "deleted; the event row itself is the one that was appended")
+        detail = f"event row {pos} has no chain row: it was inserted, not appended"
+        if prev_pos == 0 and nxt is not None:
+            detail += " (or the store holds events from before the audit chain existed)"
+        return _Finding(pos, "inserted", detail)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _rows(self) -> Iterator[_Row]:
+        """Every position up to the heads read at the start, merged from the three tables."""
+        r = self.recorder
+        with r._read() as c:
+            # One statement: one snapshot of the three heads.
+            c.execute(f"SELECT (SELECT MAX({r.position_sql}) FROM {r.events_sql}) AS e, "
+                      f"(SELECT MAX(position) FROM {r.chain_sql}) AS h, "
+                      f"(SELECT MAX(position) FROM {r.seals_sql}) AS s")
+            heads = c.fetchone()
+        bound = max(int(h or 0) for h in heads)
+        events = self._stream(
+            f"SELECT {r.position_sql}, originator_id, originator_version, topic, state "
+            f"FROM {r.events_sql} WHERE {r.position_sql} > {r.ph} AND {r.position_sql} <= {r.ph} "
+            f"ORDER BY {r.position_sql} LIMIT {r.ph}", bound)
+        chain = self._stream(
+            f"SELECT position, hash FROM {r.chain_sql} WHERE position > {r.ph} "
+            f"AND position <= {r.ph} ORDER BY position LIMIT {r.ph}", bound)
+        seals = self._stream(
+            f"SELECT position, mac FROM {r.seals_sql} WHERE position > {r.ph} "
+            f"AND position <= {r.ph} ORDER BY position LIMIT {r.ph}", bound)
+        end = sys.maxsize
+        e, h, s = next(events, None), next(chain, None), next(seals, None)
+        while e is not None or h is not None or s is not None:
+            pos = min(end if e is None else e[0], end if h is None else h[0],
+                      end if s is None else s[0])
+            row = _Row(pos, False, None, None, None)
+            if e is not None and e[0] == pos:
+                row.has_event, row.event = True, _fields(e)
+                e = next(events, None)
+            if h is not None and h[0] == pos:
+                row.chain = _bytes(h[1])
+                h = next(chain, None)
+            if s is not None and s[0] == pos:
+                row.mac = _bytes(s[1])
+                s = next(seals, None)
+            yield row
+
+    def _stream(self, sql: str, bound: int) -> Iterator[tuple[Any, ...]]:
+        """Rows of a keyset-paged query, one short read transaction per chunk."""
+        after = 0
+        while True:
+            with self.recorder._read() as c:
+                c.execute(sql, (after, bound, self.chunk_size))
+                chunk = c.fetchall()
+            yield from chunk
+            if len(chunk) < self.chunk_size:
+                return
+            after = int(chunk[-1][0])
+
+
+def _fields(row: tuple[Any, ...]) -> Fields | None:
+    """An event row as the chain hashes it; ``None`` if a column has the wrong type."""
+    _, oid, version, topic, state = row
+    if isinstance(oid, UUID):
+        oid = oid.hex
+    if isinstance(state, memoryview):
+        state = bytes(state)
+    if (not isinstance(oid, str) or type(version) is not int or not isinstance(topic, str)
+            or not isinstance(state, bytes)):
+        return None
+    return oid, version, topic, state
+
+
+def _bytes(value: Any) -> bytes | None:
+    return bytes(value) if isinstance(value, bytes | memoryview | bytearray) else None
+
+
+def _rows_named(first: int, last: int) -> str:
+    return f"row {first} was" if first == last else f"rows {first}..{last} (some or all) were"
+
+
+def _chain_altered(pos: int) -> _Finding:
+    return _Finding(pos, "chain_altered", f"the chain row of position {pos} was rewritten; "
+                    "the event row itself is the one that was appended")
+
+
+def _seal_invalid(pos: int, sealed_up_to: int) -> str:
+    return (f"the seal of position {pos} does not authenticate the chain: events and chain "
+            f"rows in {sealed_up_to + 1}..{pos} were rewritten consistently by someone "
+            "without the secret (or JOURNEY_AUDIT_SECRET differs from the writers')")
+
+
+def _find_swap(pos: int, event: Fields, prev: bytes, chain: bytes, nxt: _Row | None,
+               rows: Iterator[_Row]) -> _Finding | None:
+    """If row ``pos`` holds columns of a later row that no longer matches the chain either,
+    it was swapped (reordered) with that row. ``chain`` is ``pos``'s authentic hash."""
+    stored_prev = chain
+    candidates = 0
+    for row in _chain_rows([nxt] if nxt is not None else [], rows):
+        other, other_chain = row.event, row.chain
+        if other is None or other_chain is None:
+            stored_prev = other_chain or stored_prev
+            continue
+        if link(stored_prev, row.position, *other) != other_chain:
+            candidates += 1
+            if candidates > SWAP_CANDIDATES:
+                return None
+            for mask in range(1, 1 << len(_FIELDS)):
+                pick = [other if mask >> i & 1 else event for i in range(len(_FIELDS))]
+                if link(prev, pos, pick[0][0], pick[1][1], pick[2][2], pick[3][3]) == chain:
+                    names = ", ".join(n for i, n in enumerate(_FIELDS) if mask >> i & 1)
+                    return _Finding(pos, "reordered", f"event row {pos} holds the {names} "
+                                    f"of row {row.position} (rows swapped)")
+        stored_prev = other_chain
+    return None
+
+
+def _chain_rows(first: list[_Row], rows: Iterator[_Row]) -> Iterator[_Row]:
+    yield from first
+    yield from rows
