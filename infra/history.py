@@ -24,7 +24,7 @@ from uuid import UUID
 from domain.base import entity_id
 from domain.stock import PartStock
 from infra.store import JourneyApplication, StoreError
-from infra.views import LogEntry, Projector, ViewDecoder, _Db, _write_stock, _write_touchpoints
+from infra.views import LogEntry, Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
 from projections.classify import contract_type, iso_z
 from projections.queries import ViewQueries
 from projections.stock import StockFold
@@ -59,7 +59,7 @@ def _moment(value: Any) -> datetime:
 def scan_log(app: JourneyApplication, decode: Callable[[LogEntry], Any] | None = None
              ) -> Iterator[tuple[LogEntry, Any]]:
     """Every stored event in log order, streamed in chunks."""
-    db, position = _Db(app), 0
+    db, position = ViewDb(app), 0
     decode = decode or ViewDecoder(app)
     while True:
         with app.journey_recorder._read() as c:
@@ -127,7 +127,7 @@ def _uuid(value: Any) -> UUID:
 
 def _replay(app: JourneyApplication, aggregate_id: UUID, window: TimeFilter,
             shown: Callable[[Any], bool] | None) -> list[dict[str, Any]]:
-    db = _Db(app)
+    db = ViewDb(app)
     column = "notification_id" if db.postgres else "rowid"
     with app.journey_recorder._read() as c:
         c.execute(db.sql(f"SELECT {column}, originator_id, originator_version, topic, state "
@@ -207,13 +207,12 @@ def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQue
         touchpoints = TouchpointFold(MemoryTouchpointState())
         stocks: dict[tuple[str, str], PartStock] = {}
         stock = StockFold(stocks.get)
-        decode = app.mapper.to_domain_event
-        for entry, event in scan_log(app, lambda entry: decode(entry.notification())):
+        for entry, event in scan_log(app):  # TimeFilter reads the raw timestamp too
             if window.keeps(event):
                 touchpoints.apply(event, entry.id)
                 stock.apply(event)
-        _write_touchpoints(_Scratch(), c, t, touchpoints)  # type: ignore[arg-type]
-        _write_stock(_Scratch(), c, t, stock)  # type: ignore[arg-type]
+        write_touchpoints(_Scratch(), c, t, touchpoints)  # type: ignore[arg-type]
+        write_stock(_Scratch(), c, t, stock)  # type: ignore[arg-type]
         yield ViewQueries(c, _Scratch.sql, t)
     finally:
         connection.close()

@@ -322,7 +322,7 @@ def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
         yield list(items[i : i + CHUNK])
 
 
-class _ImmediateTransaction(SQLiteTransaction):
+class ImmediateTransaction(SQLiteTransaction):
     """Take SQLite's write lock up front, so the position check sees the latest commit."""
 
     def __enter__(self) -> SQLiteCursor:
@@ -406,7 +406,7 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
                       ) -> Sequence[int] | None:
         with (
             self.datastore.get_connection(commit=True) as conn,
-            _ImmediateTransaction(conn, commit=True) as c,
+            ImmediateTransaction(conn, commit=True) as c,
             c,
         ):
             return self._insert_events(self._tuned(c), stored_events, **kwargs)
@@ -495,7 +495,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
     @contextmanager
     def _write(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as curs:
-            yield _TupleCursor(curs)
+            yield TupleCursor(curs)
 
     def create_table(self) -> None:
         # Concurrent CREATE ... IF NOT EXISTS fails ("tuple concurrently updated"): serialize.
@@ -509,7 +509,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
     @contextmanager
     def _read(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=False) as curs:
-            yield _TupleCursor(curs)
+            yield TupleCursor(curs)
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -533,7 +533,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
             if records is not None:
-                self._write_records(_TupleCursor(curs), records)
+                self._write_records(TupleCursor(curs), records)
             if not stored_events:
                 return []
             self._notify_channel(curs)
@@ -545,7 +545,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
                      row["notification_id"] for row in curs.fetchall()}
             ids = [given[oid_text(_uuid(s.originator_id)), s.originator_version]
                    for s in stored_events]
-            self._append_chain(_TupleCursor(curs), sorted(
+            self._append_chain(TupleCursor(curs), sorted(
                 ((i, oid_text(_uuid(s.originator_id)), s.originator_version, s.topic, s.state)
                  for i, s in zip(ids, stored_events, strict=True)),
                 key=lambda row: row[0],
@@ -557,7 +557,7 @@ def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-class _TupleCursor:
+class TupleCursor:
     """Lets the shared SQL read rows by position from psycopg's dict rows."""
 
     def __init__(self, curs: Any) -> None:

@@ -25,7 +25,12 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import resolve_topic
 
 from domain.stock import PartStock
-from infra.store import JourneyApplication, JourneyPostgresRecorder, _ImmediateTransaction
+from infra.store import (
+    ImmediateTransaction,
+    JourneyApplication,
+    JourneyPostgresRecorder,
+    TupleCursor,
+)
 from projections.stock import Pair, StockFold, blank_stock
 from projections.tables import PROJECTIONS, Tables, create_statements
 from projections.touchpoints import MemoryTouchpointState, Pending, TouchpointFold
@@ -51,7 +56,7 @@ class LogEntry(NamedTuple):
                             state=bytes(self.state))
 
 
-class _Db:
+class ViewDb:
     """The dialect: placeholders, tables, the locked write transaction, log reads."""
 
     def __init__(self, app: JourneyApplication) -> None:
@@ -78,15 +83,13 @@ class _Db:
     def transaction(self) -> Iterator[tuple[Any, Any]]:
         """(cursor with positional rows, the driver's cursor) in a locked write transaction."""
         if self.postgres:
-            from infra.store import _TupleCursor
-
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema_prefix),))
-                yield _TupleCursor(curs), curs
+                yield TupleCursor(curs), curs
         else:
             with (
                 self.datastore.get_connection(commit=True) as conn,
-                _ImmediateTransaction(conn, commit=True) as c,
+                ImmediateTransaction(conn, commit=True) as c,
                 c,
             ):
                 c.execute("PRAGMA cache_size = -65536")
@@ -135,7 +138,7 @@ def _lock_key(prefix: str) -> int:
 class SqlTouchpointState(MemoryTouchpointState):
     """The fold's state for one batch: what it asks is read from the tables, then cached."""
 
-    def __init__(self, db: _Db, c: Any, t: Tables) -> None:
+    def __init__(self, db: ViewDb, c: Any, t: Tables) -> None:
         super().__init__()
         self.db, self.c, self.t = db, c, t
 
@@ -191,7 +194,7 @@ class SqlTouchpointState(MemoryTouchpointState):
         super().learn_error(subject, occurred_us)
 
 
-def _load_stock(db: _Db, c: Any, t: Tables) -> Callable[[Pair], PartStock | None]:
+def _load_stock(db: ViewDb, c: Any, t: Tables) -> Callable[[Pair], PartStock | None]:
     def load(pair: Pair) -> PartStock | None:
         c.execute(db.sql(f"SELECT on_hand, reservations, backorders FROM {t.view_stock} "
                          "WHERE part_id = ? AND location = ?"), pair)
@@ -209,7 +212,7 @@ def _load_stock(db: _Db, c: Any, t: Tables) -> Callable[[Pair], PartStock | None
 # --- writing what a batch changed ----------------------------------------------------------------
 
 
-def _write_touchpoints(db: _Db, c: Any, t: Tables, fold: TouchpointFold) -> None:
+def write_touchpoints(db: ViewDb, c: Any, t: Tables, fold: TouchpointFold) -> None:
     ch = fold.changes
     q = db.sql
     if ch.rows:
@@ -249,7 +252,7 @@ def _write_touchpoints(db: _Db, c: Any, t: Tables, fold: TouchpointFold) -> None
             [(m, v[0], v[1]) for m, v in demand.items()])
 
 
-def _write_stock(db: _Db, c: Any, t: Tables, fold: StockFold) -> None:
+def write_stock(db: ViewDb, c: Any, t: Tables, fold: StockFold) -> None:
     ch = fold.changes
     q = db.sql
     if ch.stocks:
@@ -311,7 +314,7 @@ class Projector:
 
     def __init__(self, app: JourneyApplication, batch_size: int = 5000) -> None:
         self.app = app
-        self.db = _Db(app)
+        self.db = ViewDb(app)
         self.batch_size = batch_size
         self.decode = ViewDecoder(app)
         self.ensure_tables()
@@ -352,8 +355,8 @@ class Projector:
                         touchpoints.apply(event, n.id)
                     if n.id > positions["stock"]:
                         stock.apply(event)
-                _write_touchpoints(self.db, c, t, touchpoints)
-                _write_stock(self.db, c, t, stock)
+                write_touchpoints(self.db, c, t, touchpoints)
+                write_stock(self.db, c, t, stock)
                 for name in PROJECTIONS:
                     if batch[-1].id > positions[name]:
                         self.db.track(raw, TRACKING_PREFIX + name, batch[-1].id)
@@ -441,13 +444,13 @@ class Projector:
             fold = TouchpointFold(state)
             for seq, event in events:
                 fold.apply(event, seq)
-            _write_touchpoints(self.db, c, t, fold)
+            write_touchpoints(self.db, c, t, fold)
         if "stock" in names:
             stock_fold = StockFold(stocks.get)
             for _, event in events:
                 stock_fold.apply(event)
             stocks.update(stock_fold.changes.stocks)
-            _write_stock(self.db, c, t, stock_fold)
+            write_stock(self.db, c, t, stock_fold)
         for name in names:
             self.db.track(raw, TRACKING_PREFIX + name + suffix, batch[-1].id)
 
@@ -473,14 +476,14 @@ def view_queries(app: JourneyApplication) -> Iterator[Any]:
     """Typed queries over the live views, in one read transaction."""
     from projections.queries import ViewQueries
 
-    db = _Db(app)
+    db = ViewDb(app)
     if not _views_exist(app, db):
         Projector(app)  # a store nothing was projected into yet: empty views, not an error
     with app.journey_recorder._read() as c:
         yield ViewQueries(c, db.sql, db.tables())
 
 
-def _views_exist(app: JourneyApplication, db: _Db) -> bool:
+def _views_exist(app: JourneyApplication, db: ViewDb) -> bool:
     try:
         with app.journey_recorder._read() as c:
             for tables in PROJECTIONS.values():

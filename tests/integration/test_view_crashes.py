@@ -14,7 +14,7 @@ import pytest
 
 from infra.generate import WorkloadOptions, write_workload
 from infra.store import open_store
-from infra.views import _Db
+from infra.views import ViewDb
 from projections.tables import PROJECTIONS
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def views(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every live view table, rows sorted, and the tracking positions."""
     app = open_store(url)
     try:
-        db = _Db(app)
+        db = ViewDb(app)
         out: dict[str, list[tuple[Any, ...]]] = {}
         with app.journey_recorder._read() as c:
             for tables in PROJECTIONS.values():
@@ -55,7 +55,7 @@ def views(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def tracked(url: str, name: str) -> int:
     app = open_store(url)
     try:
-        db = _Db(app)
+        db = ViewDb(app)
         with app.journey_recorder._read() as c:
             return db.position(c, name)
     finally:
