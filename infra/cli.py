@@ -129,7 +129,7 @@ def ingest(
             lines, progress=lambda _n: progress.update(task, completed=lines.offset)
         )
         if views and summary.accepted:
-            _catch_up(application, progress, "views")
+            _catch_up(_projector(application), progress, "views")
     log.info("ingest.done", **summary.as_json())
     if as_json or state.json:
         emit_json(summary.as_json())
@@ -157,9 +157,12 @@ def _print_summary(summary: IngestSummary) -> None:
     stdout.print(table)
 
 
-def _catch_up(application: JourneyApplication, progress: Progress, label: str) -> int:
+def _projector(application: JourneyApplication) -> Projector:
+    return Projector(application, state.settings.view_batch_size)
+
+
+def _catch_up(projector: Projector, progress: Progress, label: str) -> int:
     """Bring every view up to the end of the log (so a query right after sees everything)."""
-    projector = Projector(application, state.settings.view_batch_size)
     lag = max(projector.lag().values())
     task = progress.add_task(label, total=lag)
     return projector.catch_up(lambda done, _pos: progress.update(task, completed=done))
@@ -303,11 +306,12 @@ def project(
 ) -> None:
     """Bring the views up to date with the log (exactly once); --follow keeps them there."""
     with store(db) as application, _progress() as progress:
-        done = _catch_up(application, progress, "views")
+        projector = _projector(application)
+        done = _catch_up(projector, progress, "views")
         if follow:
             log.info("views.following", interval=interval)
-            Projector(application, state.settings.view_batch_size).follow(interval)
-        lag = Projector(application).lag()
+            projector.follow(interval)
+        lag = projector.lag()
     log.info("views.current", events=done, lag=lag)
     if as_json or state.json:
         emit_json({"events": done, "lag": lag})
@@ -326,7 +330,7 @@ def rebuild(
     started = time.perf_counter()
     with store(db) as application, _progress() as progress:
         task = progress.add_task("rebuild", total=application.journey_recorder.position())
-        done = Projector(application, state.settings.view_batch_size).rebuild(
+        done = _projector(application).rebuild(
             names, lambda n, head: progress.update(task, completed=n, total=head))
     seconds = time.perf_counter() - started
     log.info("views.rebuilt", projections=names, events=done, seconds=round(seconds, 2))

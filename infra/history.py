@@ -94,9 +94,10 @@ def history(app: JourneyApplication, ref: str, window: TimeFilter) -> dict[str, 
         aggregates, shown = {PartStock.id_for(part_id, location)}, None
     else:
         aggregates, shown = {entity_id(kind, key)}, None
+    db = ViewDb(app)
     entries = []
     for aggregate_id in aggregates:
-        entries.extend(_replay(app, aggregate_id, window, shown))
+        entries.extend(_replay(app, db, aggregate_id, window, shown))
     entries.sort(key=lambda entry: entry["position"])
     return {"entity": ref, **window.as_json(), "events": entries}
 
@@ -125,9 +126,8 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _replay(app: JourneyApplication, aggregate_id: UUID, window: TimeFilter,
+def _replay(app: JourneyApplication, db: ViewDb, aggregate_id: UUID, window: TimeFilter,
             shown: Callable[[Any], bool] | None) -> list[dict[str, Any]]:
-    db = ViewDb(app)
     column = "notification_id" if db.postgres else "rowid"
     with app.journey_recorder._read() as c:
         c.execute(db.sql(f"SELECT {column}, originator_id, originator_version, topic, state "

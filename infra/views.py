@@ -67,9 +67,7 @@ class ViewDb:
         self.datastore = datastore
         self.schema_prefix = f'"{datastore.schema}".' if self.postgres else ""
         tracking_class = PostgresTrackingRecorder if self.postgres else SQLiteTrackingRecorder
-        self.tracking = tracking_class(datastore)
-        with self.recorder.writer_lock():  # concurrent creation: see JourneySQLiteRecorder
-            self.tracking.create_table()
+        self.tracking = tracking_class(datastore)  # its table: see Projector.ensure_tables
         table = getattr(self.tracking, "tracking_table_name", "tracking")  # PostgreSQL names it
         self.tracking_table = f'{self.schema_prefix}"{table}"'
 
@@ -323,6 +321,9 @@ class Projector:
                       names: Iterable[str] = PROJECTIONS) -> None:
         """Create a generation's tables and/or indexes; a projection whose first table
         exists already is left alone (its indexes were made with it)."""
+        if tables and not suffix:
+            with self.db.recorder.writer_lock():  # concurrent creation: see the SQLite recorder
+                self.db.tracking.create_table()
         t = self.db.tables(suffix)
         with self.db.transaction() as (c, _):
             for name, statements in create_statements(t, uuid.uuid4().hex[:8]).items():

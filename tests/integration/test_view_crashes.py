@@ -14,7 +14,7 @@ import pytest
 
 from infra.generate import WorkloadOptions, write_workload
 from infra.store import open_store
-from infra.views import ViewDb
+from infra.views import Projector, ViewDb
 from projections.tables import PROJECTIONS
 
 pytestmark = pytest.mark.slow
@@ -78,6 +78,9 @@ def loaded(store_url: str, tmp_path: Path) -> str:
     with source.open("w", encoding="utf-8") as out:
         write_workload(WorkloadOptions(customers=700, seed=21, late_rate=0.1), out)
     finish(journey(store_url, "ingest", str(source), "--no-views"))
+    app = open_store(store_url)
+    Projector(app)  # the views' tables, empty, so the read-only pollers below can look
+    app.close()
     return store_url
 
 
@@ -110,6 +113,9 @@ def test_project_follow_keeps_the_views_current_while_another_process_writes(
     source = tmp_path / "w.jsonl"
     with source.open("w", encoding="utf-8") as out:
         write_workload(WorkloadOptions(customers=100, seed=4), out)
+    app = open_store(store_url)
+    Projector(app)  # tables first: the read-only poller must not race the follower's start
+    app.close()
     follower = journey(store_url, "project", "--follow", "--interval", "0.2")
     try:
         finish(journey(store_url, "ingest", str(source), "--no-views"))
