@@ -35,6 +35,8 @@ demo: $(STAMP)
 	@$(J) errors
 	@echo "--- parts that need reordering (lead time 7 days, service level 95 %)"
 	@$(J) stock --needs-reorder
+	@echo "--- every event relayed to its Avro topic on the bundled broker, then read back by a subscriber"
+	@$(J) publish --read-back
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -47,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.views
 	$(BIN)/python -m benchmarks.audit
+	$(BIN)/python -m benchmarks.kafka
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

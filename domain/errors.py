@@ -7,8 +7,15 @@ boundary with ``raise ... from exc``.
     JourneyError
     ├── TouchpointRejected      a touchpoint breaks an acceptance rule (reason = contract code)
     ├── StoreError              (infra.store) the event store cannot be reached or used
-    │   └── PositionConflict    another writer appended since this batch was decided
-    └── IngestError             (infra.ingest) the input cannot be read
+    │   ├── PositionConflict    another writer appended since this batch was decided
+    │   ├── LeaseHeld           another process holds a lease (e.g. the relay's)
+    │   └── AuditChainError     the audit chain does not continue the log
+    ├── IngestError             (infra.ingest) the input cannot be read
+    ├── KafkaUnavailable        (infra.kafka) no broker answers, or it refused the request
+    ├── TopicMismatch           (infra.kafka) a topic exists with another partition count
+    ├── BrokerError             (infra.broker) the bundled broker would not start
+    ├── EventEncodeError        (infra.avro_events) a stored event does not fit its schema
+    └── EventDecodeError        (infra.avro_events) a message is not one of our Avro events
 
 A reject reason is data (a contract code such as ``unknown_entity``), never
 an exception class name.

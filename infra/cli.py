@@ -508,3 +508,8 @@ def main() -> None:
     except Exception as exc:  # a bug: say so plainly, details in the structured log
         log.error("internal_error", exc_info=os.environ.get("JOURNEY_LOG_LEVEL") == "debug")
         _fail(f"internal error: {type(exc).__name__}: {exc}")
+
+
+# The Kafka commands (publish, consume, tail, broker) live beside this module; importing it
+# registers them on ``app``.
+from infra import cli_kafka  # noqa: E402, F401

@@ -29,6 +29,7 @@ from infra.store import (
     AcceptedRow,
     BatchRecords,
     JourneyApplication,
+    OffsetRow,
     RejectRow,
     RunCheckpoint,
     StoreError,
@@ -38,6 +39,9 @@ from schemas.parsing import Invalid, Parsed, parse_line
 log = structlog.get_logger("journey.ingest")
 
 MAX_ATTEMPTS = 50
+
+#: Called with (line index, reject) pairs of a decided batch before it is stored.
+BeforeSave = Callable[[list[tuple[int, RejectRow]]], None]
 
 
 class IngestError(JourneyError):
@@ -184,6 +188,7 @@ class _BatchDecision:
         self.seen: dict[str, bytes] = {}  # ... and in this batch
         self.records = records
         self.events: list[Any] = []
+        self.rejected_lines: list[int] = []  # index in the batch of each reject
         self.summary = IngestSummary()
 
     def decide(self, outcome: Parsed | Invalid) -> None:
@@ -221,6 +226,7 @@ class _BatchDecision:
     def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes) -> None:
         log.debug("touchpoint.rejected", reason=reason, detail=detail)
         self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw))
+        self.rejected_lines.append(self.summary.read - 1)
         self.summary.rejected += 1
         self.summary.rejected_by_reason[reason] += 1
 
@@ -285,8 +291,14 @@ class Ingestor:
             progress(len(batch))
 
     def ingest_batch(self, lines: list[bytes], so_far: IngestSummary | None = None,
-                     checkpoint: RunCheckpoint | None = None) -> IngestSummary:
-        """Decide and store one batch of raw lines, retrying on a concurrent writer."""
+                     checkpoint: RunCheckpoint | None = None, *,
+                     offsets: tuple[str, list[OffsetRow]] | None = None,
+                     before_save: BeforeSave | None = None) -> IngestSummary:
+        """Decide and store one batch of raw lines, retrying on a concurrent writer.
+
+        ``offsets`` (a Kafka consumer's positions) commit in the batch's transaction;
+        ``before_save`` sees the batch's rejects, with their line index, just before it.
+        """
         outcomes = [parse_line(line) for line in lines]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -294,7 +306,8 @@ class Ingestor:
                     position = self.recorder.position()
                     if position != self._known_position:
                         self.cache.clear()  # someone else wrote: cached state may be stale
-                    return self._decide_and_save(outcomes, position, so_far, checkpoint)
+                    return self._decide_and_save(outcomes, position, so_far, checkpoint,
+                                                 offsets, before_save)
             except IntegrityError as exc:
                 self.cache.clear()
                 self._known_position = None
@@ -302,20 +315,24 @@ class Ingestor:
         raise StoreError(f"gave up after {MAX_ATTEMPTS} write conflicts with other writers")
 
     def _decide_and_save(self, outcomes: list[Parsed | Invalid], position: int,
-                         so_far: IngestSummary | None, checkpoint: RunCheckpoint | None
-                         ) -> IngestSummary:
+                         so_far: IngestSummary | None, checkpoint: RunCheckpoint | None,
+                         offsets: tuple[str, list[OffsetRow]] | None = None,
+                         before_save: BeforeSave | None = None) -> IngestSummary:
         parsed = [o for o in outcomes if isinstance(o, Parsed)]
         earlier = self.recorder.touchpoint_hashes(
             list({p.touchpoint.touchpoint_id for p in parsed})
         )
         batch = _BatchDecision(_BatchView(self.cache, self._load(parsed)), earlier,
-                               BatchRecords(expected_position=position, checkpoint=checkpoint))
+                               BatchRecords(expected_position=position, checkpoint=checkpoint,
+                                            offsets=offsets))
         for outcome in outcomes:
             batch.decide(outcome)
         if checkpoint is not None and so_far is not None:
             total = IngestSummary.from_json(so_far.as_json())
             total.add(batch.summary)
             checkpoint.counts = total.as_json()
+        if before_save is not None:
+            before_save(list(zip(batch.rejected_lines, batch.records.rejects, strict=True)))
         # The event store directly: Application.save() would re-collect these events through
         # runtime Protocol isinstance checks (~6 µs each) and snapshot/notify hooks we don't use.
         recordings = self.app.events.put(batch.events, journey=batch.records)

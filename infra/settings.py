@@ -21,6 +21,8 @@ class Settings:
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
     kafka_bootstrap: str | None = None
+    kafka_prefix: str = "journey"  # topics: journey.purchase ... journey.touchpoints.dlq
+    kafka_partitions: int = 6  # of each published topic, fixed when created
     audit_secret: str | None = field(default=None, repr=False)  # never in logs
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -35,6 +37,8 @@ class Settings:
             log_level=(env.get("JOURNEY_LOG_LEVEL") or "info").lower(),
             log_format=(env.get("JOURNEY_LOG_FORMAT") or "auto").lower(),
             kafka_bootstrap=env.get("JOURNEY_KAFKA_BOOTSTRAP") or None,
+            kafka_prefix=env.get("JOURNEY_KAFKA_PREFIX") or "journey",
+            kafka_partitions=int(env.get("JOURNEY_KAFKA_PARTITIONS") or 6),
             audit_secret=env.get(AUDIT_SECRET_ENV) or None,
         )
 

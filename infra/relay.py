@@ -1,0 +1,319 @@
+"""The relay: the event store is the outbox, every stored event goes to its kind's topic.
+
+It reads the notification log in order from its stored position and publishes each
+event (Avro single-object value, key, headers; see ``infra.avro_events``). Only when the
+broker has acknowledged a whole batch does it store that batch's end as its position, so a
+crash at any point re-sends at most the batches in flight: duplicates, never a gap. Two
+batches are in flight at most: the next one is encoded and sent while the broker
+acknowledges the previous one, so the producer never sits idle waiting for acks. One relay per
+store holds the ``relay`` lease, so events leave in log order and per-key order holds.
+When the broker fails, the producer is closed (kafka-python's idempotent producer can be
+left in a fatal state after a broker restart), the topics are ensured again (an in-memory
+broker forgets them) and a fresh producer resumes from the stored position.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from multiprocessing.connection import Connection
+from typing import Any, cast
+
+import structlog
+from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
+
+from domain.errors import JourneyError
+from infra.avro_events import KINDS, EventEncoder
+from infra.failpoints import failpoint
+from infra.kafka import KafkaUnavailable, close_producer, ensure_topics, make_producer
+from infra.store import JourneyApplication
+from infra.views import ViewDb, log_wake_ups
+
+log = structlog.get_logger("journey.relay")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The engine's topic names: ``<prefix>.<kind>``, input and dead letters."""
+
+    prefix: str = "journey"
+    partitions: int = 6
+
+    def of(self, kind: str) -> str:
+        return f"{self.prefix}.{kind}"
+
+    @property
+    def published(self) -> dict[str, int]:
+        """Every topic the relay writes, with its partition count."""
+        return {self.of(kind): self.partitions for kind in KINDS}
+
+    @property
+    def touchpoints(self) -> str:
+        return f"{self.prefix}.touchpoints"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.touchpoints.dlq"
+
+
+@dataclass
+class RelaySummary:
+    published: int = 0
+    position: int = 0
+    batches: int = 0
+    reconnects: int = 0
+    topics: Counter[str] = field(default_factory=Counter)
+    resumed_from: list[int] = field(default_factory=list)  # the position at each reconnect
+
+    def as_json(self) -> dict[str, Any]:
+        return {"published": self.published, "position": self.position,
+                "batches": self.batches, "reconnects": self.reconnects,
+                "resumed_from": self.resumed_from,
+                "topics": dict(sorted(self.topics.items()))}
+
+
+@dataclass
+class _InFlight:
+    last: int  # notification id of the batch's last event
+    futures: list[Any]
+    topics: Counter[str]
+
+
+class Relay:
+    """Publishes the log to Kafka, at least once, in order, from a stored position."""
+
+    def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, *,
+                 name: str = "relay", batch_size: int = 5000, give_up_after: float = 60.0,
+                 flush_timeout: float = 30.0,
+                 producer_factory: Callable[..., Any] = make_producer) -> None:
+        self.app = app
+        self.recorder = app.journey_recorder
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.name = name
+        self.batch_size = batch_size
+        # One-shot runs retry a broker that failed mid-run for this long (one that never
+        # answered fails at once); --follow retries for ever.
+        self.give_up_after = give_up_after
+        self.flush_timeout = flush_timeout
+        self.producer_factory = producer_factory
+        self.follow, self.interval = False, 0.5
+        self.feed: EncoderProcess | None = None
+        self.producer: Any = None
+        self.in_flight: deque[_InFlight] = deque()  # at most two batches
+
+    def run(self, *, follow: bool = False, stop: Callable[[], bool] = lambda: False,
+            progress: Callable[[int, int], None] | None = None,
+            interval: float = 0.5, from_start: bool = False) -> RelaySummary:
+        """Publish until the log is drained (``follow``: until ``stop()``); hold the lease.
+
+        A one-shot run refuses to start beside an active relay; ``follow`` waits as a
+        standby until the active one stops or dies. ``from_start`` publishes the whole log
+        again (a new cluster, or a broker that forgot everything).
+        """
+        summary = RelaySummary()
+        self.follow, self.interval = follow, interval
+        with self.recorder.lease(self.name, wait=follow):
+            if from_start:
+                self.recorder.save_relay_position(self.name, 0)
+            summary.position = self.recorder.relay_position(self.name)
+            log.info("relay.started", position=summary.position, follow=follow,
+                     bootstrap=self.bootstrap)
+            failing_since: float | None = None
+            try:
+                while not stop():
+                    try:
+                        drained = self._step(summary)
+                    except (KafkaError, KafkaUnavailable) as exc:
+                        failing_since = failing_since or time.monotonic()
+                        self._broker_failed(exc, summary)
+                        if not follow and (summary.batches == 0 or time.monotonic()
+                                           - failing_since > self.give_up_after):
+                            raise KafkaUnavailable(  # never reached it: say so at once
+                                f"publishing to {self.bootstrap} failed: {exc}; published "
+                                f"up to log position {summary.position}, a re-run resumes there"
+                            ) from exc
+                        time.sleep(min(5.0, 0.2 * 2 ** min(summary.reconnects, 5)))
+                        continue
+                    failing_since = None
+                    if progress:
+                        progress(summary.published, self.recorder.position())
+                    if drained:
+                        break
+            finally:
+                self._close()
+        log.info("relay.stopped", **summary.as_json())
+        return summary
+
+    def _step(self, summary: RelaySummary) -> bool:
+        """Send the next encoded batch while the broker acknowledges the previous one, then
+        store the position of the oldest batch once all of its messages are acknowledged.
+        True when a one-shot run has sent and confirmed everything."""
+        producer = self._producer()
+        feed = self._feed(summary.position)
+        item = feed.receive(wait=0 if self.in_flight else self.interval)
+        if isinstance(item, EncodedBatch):
+            self.in_flight.append(self._send(producer, item))
+            failpoint("relay.after_send")
+        if self.in_flight and (len(self.in_flight) > 1 or not isinstance(item, EncodedBatch)):
+            oldest = self.in_flight[0]
+            deadline = time.monotonic() + self.flush_timeout
+            for future in oldest.futures:  # KafkaTimeoutError: the broker is gone
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            failpoint("relay.after_flush")  # acknowledged, position not yet stored
+            self.recorder.save_relay_position(self.name, oldest.last)
+            self.in_flight.popleft()
+            summary.position = oldest.last
+            summary.published += len(oldest.futures)
+            summary.batches += 1
+            summary.topics.update(oldest.topics)
+        return feed.drained and not self.in_flight
+
+    def _send(self, producer: Any, batch: EncodedBatch) -> _InFlight:
+        send, topic_of = producer.send, self.topics.of
+        futures = []
+        topics: Counter[str] = Counter()
+        for kind, key, value, headers, partition in batch.messages:
+            topic = topic_of(kind)
+            futures.append(send(topic, value=value, key=key, headers=headers,
+                                partition=partition))
+            topics[topic] += 1
+        return _InFlight(batch.last, futures, topics)
+
+    def _feed(self, position: int) -> EncoderProcess:
+        if self.feed is None:
+            self.feed = EncoderProcess(dict(self.app.env), position, self.batch_size,
+                                       self.topics.partitions, self.follow)
+        return self.feed
+
+    def _producer(self) -> Any:
+        if self.producer is None:
+            ensure_topics(self.bootstrap, self.topics.published)
+            self.producer = self.producer_factory(self.bootstrap)
+        return self.producer
+
+    def _broker_failed(self, exc: Exception, summary: RelaySummary) -> None:
+        self.in_flight.clear()  # unacknowledged: sent again from the stored position
+        log.warning("relay.broker_failed", error=f"{type(exc).__name__}: {exc}",
+                    resume_from=summary.position)
+        self._close()  # the encoder too: a fresh one starts from the stored position
+        summary.reconnects += 1
+        summary.resumed_from.append(summary.position)
+
+    def _close(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            try:
+                close_producer(producer)  # forces a stalled one down (see infra.kafka)
+            except KafkaUnavailable as exc:
+                log.warning("relay.close_failed", error=str(exc))
+
+
+# --- the encoder process ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    last: int  # notification id of the batch's last event
+    #: kind, key, value, headers, partition
+    messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]], int]]
+
+
+class EncoderProcess:
+    """Reads and encodes the log in a process of its own, a batch ahead of the producer.
+
+    Encoding (JSON decode, Avro encode, headers) costs about as much CPU per event as
+    kafka-python's ``send``; in one process they would share one interpreter lock. The
+    child reads from ``start`` in log order and hands over one batch at a time through a
+    pipe; the pipe's buffer is all the read-ahead there is. It is started with ``spawn``
+    (a forked child would share the parent's database connections) and ends with its
+    parent.
+    """
+
+    def __init__(self, env: dict[str, str], start: int, batch_size: int, partitions: int,
+                 follow: bool) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child_end = context.Pipe(duplex=False)
+        self.process = context.Process(target=_encode_log, name="journey-relay-encoder",
+                                       args=(env, start, batch_size, partitions, follow,
+                                             child_end),
+                                       daemon=True)
+        self.process.start()
+        child_end.close()
+        self.drained = False
+
+    def receive(self, wait: float) -> EncodedBatch | None:
+        """The next batch, or None if none came within ``wait`` seconds (or all is read)."""
+        if self.drained or not self.connection.poll(wait):
+            return None
+        try:
+            item = self.connection.recv()
+        except EOFError as exc:
+            raise JourneyError("the relay's encoder process died; see its log above") from exc
+        if isinstance(item, str):
+            raise JourneyError(f"the relay's encoder failed: {item}")
+        if item is None:
+            self.drained = True
+            return None
+        return cast(EncodedBatch, item)
+
+    def stop(self) -> None:
+        self.connection.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=10)
+
+
+def _encode_log(env: dict[str, str], start: int, batch_size: int, partitions: int,
+                follow: bool, connection: Connection) -> None:
+    """The encoder process: read after ``start``, encode, send ``EncodedBatch``es; then
+    None (one-shot) or keep following; an error's text if it cannot go on.
+
+    It also picks each message's partition as Kafka's default partitioner would
+    (murmur2 of the key), once per key: kafka-python's pure-Python murmur2 would
+    otherwise cost the producer process ~7 % of its time.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    parent = os.getppid()
+    app = JourneyApplication(env=env)
+    try:
+        encode, db, position = EventEncoder(app).encode, ViewDb(app), start
+        with log_wake_ups(app) as wait:
+            while os.getppid() == parent:
+                with app.journey_recorder._read() as c:
+                    batch = db.notifications(c, position, batch_size)
+                if not batch:
+                    if not follow:
+                        connection.send(None)
+                        return
+                    wait(0.5)
+                    continue
+                messages = []
+                for entry in batch:
+                    out = encode(entry)
+                    messages.append((out.kind, out.key, out.value, out.headers,
+                                     partition_of(out.key, partitions)))
+                position = batch[-1].id
+                connection.send(EncodedBatch(position, messages))
+    except (BrokenPipeError, EOFError):
+        pass  # the parent went away
+    except JourneyError as exc:
+        connection.send(str(exc))
+    finally:
+        app.close()
+
+
+@lru_cache(maxsize=1 << 16)
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (Java client compatible)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions

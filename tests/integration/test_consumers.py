@@ -1,0 +1,200 @@
+"""The Kafka consumers against a real broker: touchpoints in (same decisions as a file
+ingest, rejects to the DLQ, exactly once across restarts and crashes) and views out
+(built from the topics, equal to the views built from the log)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumers.touchpoints import TouchpointConsumer
+from consumers.views import ViewWorker
+from infra.generate import WorkloadOptions, generate
+from infra.ingest import Ingestor
+from infra.kafka import ensure_topics, make_producer
+from infra.relay import Relay, Topics
+from infra.store import JourneyApplication, open_store
+from infra.views import Projector, view_queries
+from tests.conftest import POSTGRES, _drop_schema, _postgres_url
+from tests.kafka_support import consume_all
+
+JOURNEY = str(Path(sys.executable).with_name("journey"))
+# A member that left uncleanly holds a rebalance up for max_poll_interval_ms: keep it short.
+FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
+              "max_poll_interval_ms": 10_000}
+POISON = [b"not json at all", b"", b"\xff\xfe\x00", b'{"touchpoint_id": 42}', b"[1, 2, 3]"]
+
+
+@pytest.fixture
+def other_store_url(store_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second, empty store on the same backend (views built from topics live there)."""
+    if store_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    assert POSTGRES
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield _postgres_url(schema)
+    _drop_schema(schema)
+
+
+def workload(customers: int = 30, seed: int = 11) -> list[bytes]:
+    return [line.encode() for line in generate(WorkloadOptions(customers=customers, seed=seed))]
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = make_producer(bootstrap)
+    for i, value in enumerate(values):
+        # Keyed by customer, as an upstream would, so each customer's order holds.
+        key = value.split(b'"customer_id":', 1)[-1][:24] if b"customer_id" in value else b"%d" % i
+        producer.send(topic, value=value, key=key, headers=[("n", b"%d" % i)])
+    producer.flush()
+    producer.close()
+
+
+def input_topics(bootstrap: str, partitions: int = 1) -> Topics:
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}", partitions)
+    ensure_topics(bootstrap, {topics.touchpoints: partitions, topics.dlq: partitions})
+    return topics
+
+
+def store_state(app: JourneyApplication) -> tuple[Any, ...]:
+    recorder = app.journey_recorder
+    rejects = [(r.touchpoint_id, r.reason, r.detail, r.raw) for r in recorder.rejects()]
+    with recorder._read() as c:
+        c.execute(f"SELECT touchpoint_id, content_hash FROM {recorder.touchpoints_sql}")
+        accepted = sorted((row[0], bytes(row[1])) for row in c.fetchall())
+    return recorder.counts(), accepted, rejects
+
+
+def test_touchpoints_from_kafka_equal_a_file_ingest_and_rejects_reach_the_dlq(
+        store_url: str, other_store_url: str, kafka_bootstrap: str) -> None:
+    lines = workload()[:1500] + POISON
+    topics = input_topics(kafka_bootstrap)  # one partition: the same order as the file
+    produce(kafka_bootstrap, topics.touchpoints, lines)
+    consumed = open_store(store_url)
+    summary = TouchpointConsumer(consumed, kafka_bootstrap, topics, "g-" + topics.prefix,
+                                 batch_size=300, consumer_options=FAST_GROUP).run(idle=1.5)
+    filed = open_store(other_store_url)
+    expected = Ingestor(filed, batch_size=300).ingest(lines)
+    assert summary.as_json() == expected.as_json()
+    assert store_state(consumed) == store_state(filed)
+    assert summary.rejected >= len(POISON)
+
+    dead = consume_all(kafka_bootstrap, [topics.dlq], expected=summary.rejected, timeout=30)
+    rejects = consumed.journey_recorder.rejects()
+    assert [m.value for m in dead] == [r.raw for r in rejects]  # untouched, in order
+    for message, reject in zip(dead, rejects, strict=True):
+        headers = dict(message.headers)
+        assert headers["reason"].decode() == reject.reason
+        assert headers["detail"].decode() == reject.detail
+        assert headers["source_topic"].decode() == topics.touchpoints
+        assert headers["n"] == b"%d" % int(headers["source_offset"])  # original headers kept
+    consumed.close()
+    filed.close()
+
+
+def test_a_restart_neither_loses_nor_repeats(store_url: str, other_store_url: str,
+                                             kafka_bootstrap: str) -> None:
+    lines = workload(seed=12)[:1200] + POISON
+    topics = input_topics(kafka_bootstrap)  # one partition: decisions depend on order
+    produce(kafka_bootstrap, topics.touchpoints, lines[:600])
+    app = open_store(store_url)
+    group = "g-" + topics.prefix
+    batches = [0]
+
+    def stop_after_two() -> bool:
+        return batches[0] >= 2
+
+    first = TouchpointConsumer(app, kafka_bootstrap, topics, group, batch_size=100,
+                               consumer_options=FAST_GROUP)
+    first.run(follow=True, stop=stop_after_two,
+              progress=lambda _n: batches.__setitem__(0, batches[0] + 1))
+    produce(kafka_bootstrap, topics.touchpoints, lines[600:])
+    TouchpointConsumer(app, kafka_bootstrap, topics, group, batch_size=100,
+                       consumer_options=FAST_GROUP).run(idle=1.5)
+    # Kill -9 right after a store commit, before Kafka hears of it; then run to the end.
+    env = {**os.environ, "JOURNEY_FAILPOINTS": "consume.after_store=1",
+           "JOURNEY_KAFKA_PREFIX": topics.prefix, "JOURNEY_KAFKA_PARTITIONS": "1",
+           "JOURNEY_LOG_LEVEL": "warning"}
+    produce(kafka_bootstrap, topics.touchpoints, POISON)  # one more batch to crash on
+    run = [JOURNEY, "--db", store_url, "consume", "touchpoints", "--bootstrap",
+           kafka_bootstrap, "--group", group, "--idle", "1.5"]
+    assert subprocess.run(run, env=env, capture_output=True, timeout=120).returncode == -9
+    del env["JOURNEY_FAILPOINTS"]
+    subprocess.run(run, env=env, check=True, capture_output=True, timeout=120)
+
+    reference = open_store(other_store_url)
+    Ingestor(reference).ingest(lines + POISON)  # one clean pass over every message
+    counts, accepted, rejects = store_state(app)
+    ref_counts, ref_accepted, ref_rejects = store_state(reference)
+    assert (counts, accepted) == (ref_counts, ref_accepted)
+    assert rejects == ref_rejects  # each once: none lost, none stored twice
+    app.close()
+    reference.close()
+
+
+def published(store_url: str, bootstrap: str, customers: int, seed: int
+              ) -> tuple[JourneyApplication, Topics]:
+    app = open_store(store_url)
+    Ingestor(app).ingest(workload(customers, seed))
+    Projector(app).catch_up()
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}", 3)
+    Relay(app, bootstrap, topics, batch_size=500).run()
+    return app, topics
+
+
+def all_views(app: JourneyApplication) -> dict[str, Any]:
+    with view_queries(app) as views:
+        customers = views.customers(top=100_000)
+        return {
+            "errors": views.errors(),
+            "stock": views.stock(),
+            "customers": customers,
+            "timelines": {c["customer_id"]: views.timeline(c["customer_id"])
+                          for c in customers["customers"]},
+        }
+
+
+def test_views_from_topics_equal_views_from_the_log(
+        store_url: str, other_store_url: str, kafka_bootstrap: str) -> None:
+    log_app, topics = published(store_url, kafka_bootstrap, customers=80, seed=21)
+    # Publish the whole log a second time: the workers must skip every duplicate.
+    Relay(log_app, kafka_bootstrap, topics).run(from_start=True)
+    views_app = open_store(other_store_url)
+    group = "views-" + topics.prefix
+    summaries: list[Any] = []
+
+    def worker() -> None:  # two workers share the partitions of one group
+        app = open_store(other_store_url)
+        summaries.append(ViewWorker(app, kafka_bootstrap, topics, group, batch_size=700,
+                                    consumer_options=FAST_GROUP).run(idle=3))
+        app.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    events = log_app.journey_recorder.position()
+    assert sum(s.applied for s in summaries) == events
+    assert sum(s.duplicates for s in summaries) == events
+    assert all_views(views_app) == all_views(log_app)
+    # A restart has nothing left to do: the offsets stored with the views are the ends of
+    # the partitions (a restarted worker seeks there on assignment).
+    messages = consume_all(kafka_bootstrap, sorted(topics.published), expected=2 * events,
+                           timeout=60)
+    ends: dict[tuple[str, int], int] = {}
+    for m in messages:
+        ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
+    stored = views_app.journey_recorder.offsets("views:" + group)
+    assert {key: row.next_offset for key, row in stored.items()} == ends
+    log_app.close()
+    views_app.close()
