@@ -39,7 +39,7 @@ demo: $(STAMP)
 	@$(J) publish --read-back
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ from infra.kafka import (
 )
 from infra.relay import Topics
 from infra.store import JourneyApplication, OffsetRow, RejectRow
+from infra.views import Projector
 
 log = structlog.get_logger("journey.consume")
 
@@ -37,8 +38,11 @@ class TouchpointConsumer:
 
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
                  *, batch_size: int = 2000, cache_size: int = 50_000,
-                 consumer_options: dict[str, Any] | None = None) -> None:
+                 consumer_options: dict[str, Any] | None = None, views: bool = True) -> None:
         self.app = app
+        # As after `journey ingest`, the views reflect each batch once it is stored
+        # (their own exactly-once transactions; a crash in between is caught up later).
+        self.projector = Projector(app) if views else None
         self.bootstrap = bootstrap
         self.topics = topics
         self.group = group
@@ -59,7 +63,10 @@ class TouchpointConsumer:
         summary = IngestSummary()
 
         def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
+            accepted = summary.accepted
             offsets = self._decide(polled, producer, summary)
+            if self.projector is not None and summary.accepted > accepted:
+                self.projector.catch_up()
             if progress:
                 progress(summary.read)
             return offsets

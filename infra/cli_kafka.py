@@ -129,6 +129,8 @@ def consume_touchpoints(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     group: GroupOption = "journey-touchpoints", follow: FollowOption = False,
     idle: IdleOption = 3.0,
+    views: Annotated[bool, typer.Option(help="keep the views current after each batch "
+                                        "(--no-views: later, with journey project)")] = True,
 ) -> None:
     """Decide contract-JSON touchpoints from <prefix>.touchpoints; rejects to the DLQ too."""
     settings = state.settings
@@ -136,7 +138,7 @@ def consume_touchpoints(
           _stop_on_sigterm() as stop):
         summary = TouchpointConsumer(application, servers, _topics(), group,
                                      batch_size=settings.batch_size,
-                                     cache_size=settings.cache_size).run(
+                                     cache_size=settings.cache_size, views=views).run(
             follow=follow, idle=idle, stop=stop)
     if as_json or state.json:
         emit_json(summary.as_json())

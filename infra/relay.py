@@ -195,7 +195,9 @@ class Relay:
 
     def _producer(self) -> Any:
         if self.producer is None:
-            ensure_topics(self.bootstrap, self.topics.published)
+            # A broker that does not answer within the producer's own bootstrap time is
+            # down: fail (one-shot) or back off and retry (--follow) rather than wait longer.
+            ensure_topics(self.bootstrap, self.topics.published, timeout=10.0)
             self.producer = self.producer_factory(self.bootstrap)
         return self.producer
 

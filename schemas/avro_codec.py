@@ -85,11 +85,34 @@ def _without_logical_types(node: Any) -> Any:
     return node
 
 
+def with_logical_types(node: Any) -> Any:
+    """The ``.avsc`` files annotate a field (``"type": "long", "logicalType":
+    "timestamp-micros"``) rather than its type (``{"type": "long", "logicalType": ...}``).
+
+    Both have the same bytes and, by the spec, the same canonical form and fingerprint;
+    but the official Python ``avro`` package keeps the object form of a primitive type in
+    its canonical form, so with annotated types its fingerprints differ from everyone
+    else's. Annotating the field keeps every implementation's fingerprint the same; here
+    the annotation moves into the type, so fastavro converts datetimes, dates and UUIDs.
+    """
+    if isinstance(node, list):
+        return [with_logical_types(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: with_logical_types(v) for k, v in node.items()}
+    if isinstance(out.get("fields"), list):
+        for field_ in out["fields"]:
+            logical = field_.pop("logicalType", None)
+            if logical is not None and isinstance(field_.get("type"), str):
+                field_["type"] = {"type": field_["type"], "logicalType": logical}
+    return out
+
+
 def _parse(path: Path, expected_name: str) -> _Schema:
     """Parse one ``.avsc``; the record it defines must be ``journey.events.<expected_name>``."""
     text = path.read_text(encoding="utf-8")
     try:
-        raw = json.loads(text)
+        raw = with_logical_types(json.loads(text))
         parsed = parse_schema(raw)
         plain = parse_schema(_without_logical_types(raw))
     except (ValueError, TypeError, KeyError) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 from typing import Any
-from uuid import UUID
 
 _ids = itertools.count(1)
 
@@ -53,12 +52,3 @@ def repair(repair_id: str = "R1", **kw: Any) -> dict[str, Any]:
 def part(type_: str, qty: int = 1, part_id: str = "P1", location: str = "WH1",
          **kw: Any) -> dict[str, Any]:
     return tp(f"part.{type_}", part_id=part_id, location=location, qty=qty, **kw)
-
-
-def comparable(value: Any) -> Any:
-    """UUIDs as text (the official package reads the uuid logical type as text)."""
-    if isinstance(value, dict):
-        return {k: comparable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [comparable(v) for v in value]
-    return str(value) if isinstance(value, UUID) else value

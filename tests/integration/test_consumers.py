@@ -87,6 +87,8 @@ def test_touchpoints_from_kafka_equal_a_file_ingest_and_rejects_reach_the_dlq(
     assert summary.as_json() == expected.as_json()
     assert store_state(consumed) == store_state(filed)
     assert summary.rejected >= len(POISON)
+    Projector(filed).catch_up()  # the consumer kept its views current, as ingest does
+    assert all_views(consumed) == all_views(filed)
 
     dead = consume_all(kafka_bootstrap, [topics.dlq], expected=summary.rejected, timeout=30)
     rejects = consumed.journey_recorder.rejects()
