@@ -102,15 +102,17 @@ class ViewWorker:
     def _apply(self, polled: dict[Any, list[Any]], summary: ViewWorkerSummary
                ) -> list[OffsetRow]:
         decode = self.decoder.decode
+        # Decoded before the (serialized) view transaction: that part scales out.
+        decoded = [(tp, records, [decode(record.value) for record in records])
+                   for tp, records in polled.items()]
         with self.db.transaction() as (c, _):
             stored = self.recorder.offsets(self.name, c)
             fresh: list[Incoming] = []
             offsets = []
-            for tp, records in polled.items():
+            for tp, records, incomings in decoded:
                 row = stored.get((tp.topic, tp.partition))
                 high = row.high_water if row else 0
-                for record in records:
-                    incoming = decode(record.value)
+                for incoming in incomings:
                     if incoming.notification_id <= high:
                         summary.duplicates += 1
                         continue

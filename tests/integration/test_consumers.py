@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,13 +113,16 @@ def test_a_restart_neither_loses_nor_repeats(store_url: str, other_store_url: st
     group = "g-" + topics.prefix
     batches = [0]
 
+    deadline = time.monotonic() + 120
+
     def stop_after_two() -> bool:
-        return batches[0] >= 2
+        return batches[0] >= 2 or time.monotonic() > deadline
 
     first = TouchpointConsumer(app, kafka_bootstrap, topics, group, batch_size=100,
                                consumer_options=FAST_GROUP)
     first.run(follow=True, stop=stop_after_two,
               progress=lambda _n: batches.__setitem__(0, batches[0] + 1))
+    assert batches[0] == 2, "the first consumer never got its two batches"
     produce(kafka_bootstrap, topics.touchpoints, lines[600:])
     TouchpointConsumer(app, kafka_bootstrap, topics, group, batch_size=100,
                        consumer_options=FAST_GROUP).run(idle=1.5)
