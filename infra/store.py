@@ -468,26 +468,25 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        if self.datastore.pool.is_sqlite_memory_mode:
-            yield  # one process only
-            return
-        with open(f"{self.datastore.pool.db_name}.writer-lock", "a+b") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with self._file_lock("writer-lock", wait=True, what="writer lock"):
+            yield
 
     @contextmanager
     def lease(self, name: str, wait: bool) -> Iterator[None]:
+        with self._file_lock(f"{name}-lease", wait=wait, what=f"{name} lease"):
+            yield
+
+    @contextmanager
+    def _file_lock(self, suffix: str, wait: bool, what: str) -> Iterator[None]:
+        """An exclusive ``flock`` on the file beside the database; the OS drops it if we die."""
         if self.datastore.pool.is_sqlite_memory_mode:
             yield  # one process only
             return
-        with open(f"{self.datastore.pool.db_name}.{name}-lease", "a+b") as lock_file:
+        with open(f"{self.datastore.pool.db_name}.{suffix}", "a+b") as lock_file:
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError as exc:
-                raise LeaseHeld(f"another process holds the {name} lease") from exc
+                raise LeaseHeld(f"another process holds the {what}") from exc
             try:
                 yield
             finally:
@@ -613,17 +612,18 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         key = zlib.crc32(self.events_sql.encode())  # one lock per schema
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        with self._advisory_lock(key, wait=True, what="writer lock"):
+            yield
 
     @contextmanager
     def lease(self, name: str, wait: bool) -> Iterator[None]:
-        # A session lock on a connection of its own: the server drops it if we die.
         key = zlib.crc32(f"{self.events_sql}:{name}".encode())
+        with self._advisory_lock(key, wait=wait, what=f"{name} lease"):
+            yield
+
+    @contextmanager
+    def _advisory_lock(self, key: int, wait: bool, what: str) -> Iterator[None]:
+        """A session lock on a pooled connection of its own: the server drops it if we die."""
         with self.datastore.get_connection() as conn:
             if wait:
                 conn.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -631,7 +631,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
                 row: Any = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
                                         (key,)).fetchone()
                 if not row["ok"]:  # the pool's connections give dict rows
-                    raise LeaseHeld(f"another process holds the {name} lease")
+                    raise LeaseHeld(f"another process holds the {what}")
             try:
                 yield
             finally:
