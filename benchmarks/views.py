@@ -1,9 +1,10 @@
 """Views benchmark on a ~1M-event SQLite log, all figures from one run:
 
-- rebuild of all views (events/s), next to
+- rebuild of all views (events/s; at this size it folds in a worker process), next to
   (a) the same folds with one transaction per event (the shape of eventsourcing's
       ProjectionRunner, which cannot follow a SQLite log) on a leading slice, and
-  (b) the raw rate of reading and decoding the same log;
+  (b) the raw rate of reading and decoding the same log with the library's mapper;
+  and, for reference, reading with the views' own decoder (orjson, only what views read);
 - query latency at that size: timeline p99, errors, stock.
 
     python -m benchmarks.views [--customers 50000] [--keep DIR]
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from infra.logs import configure_logging
 from infra.store import open_store
-from infra.views import Projector, view_queries
+from infra.views import Projector, ViewDecoder, view_queries
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 
@@ -53,10 +54,28 @@ def raw_read_decode(url: str) -> tuple[int, float]:
     return count, seconds
 
 
-def rebuild(url: str) -> tuple[int, float]:
+def views_read_decode(url: str) -> tuple[int, float]:
+    app = open_store(url)
+    decode, recorder = ViewDecoder(app), app.journey_recorder
+    started, count, position = time.perf_counter(), 0, 0
+    while True:
+        with recorder.read_rows() as c:
+            batch = recorder.read_log(c, position, 5000)
+        if not batch:
+            break
+        for entry in batch:
+            decode(entry)
+        count += len(batch)
+        position = batch[-1].id
+    seconds = time.perf_counter() - started
+    app.close()
+    return count, seconds
+
+
+def rebuild(url: str, worker_min_events: int = 50_000) -> tuple[int, float]:
     app = open_store(url)
     started = time.perf_counter()
-    done = Projector(app).rebuild(["stock", "touchpoints"])
+    done = Projector(app, worker_min_events=worker_min_events).rebuild(["stock", "touchpoints"])
     seconds = time.perf_counter() - started
     app.close()
     return done, seconds
@@ -65,8 +84,9 @@ def rebuild(url: str) -> tuple[int, float]:
 def per_event_transactions(url: str, events: int) -> tuple[int, float]:
     """The same folds, one transaction (and tracking update) per event, into fresh tables."""
     app = open_store(url)
-    projector = Projector(app, batch_size=1)
-    original = projector.db.notifications
+    projector = Projector(app, batch_size=1, worker_min_events=sys.maxsize)
+    recorder = app.journey_recorder
+    original = recorder.read_log
     seen = [0]
 
     def limited(c: object, after: int, limit: int) -> list:  # type: ignore[type-arg]
@@ -75,10 +95,10 @@ def per_event_transactions(url: str, events: int) -> tuple[int, float]:
         seen[0] += 1
         return original(c, after, limit)
 
-    projector.db.notifications = limited  # type: ignore[method-assign]
+    recorder.read_log = limited  # type: ignore[method-assign]
     started = time.perf_counter()
     try:
-        projector.rebuild(["stock", "touchpoints"])
+        projector.rebuild(["stock", "touchpoints"], swap=False)
     finally:
         seconds = time.perf_counter() - started
         app.close()
@@ -103,7 +123,7 @@ def latencies(url: str) -> dict[str, list[float]]:
             timings["timeline"].append(time.perf_counter() - started)
         for name, call in (("errors", views.errors), ("stock", views.stock),
                            ("stock --part", lambda: views.stock(part_id=rng.choice(parts)))):
-            for _ in range(50):
+            for _ in range(200):
                 started = time.perf_counter()
                 call()
                 timings[name].append(time.perf_counter() - started)
@@ -123,11 +143,15 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         url = build_log(workdir, args.customers)
         read_n, read_s = raw_read_decode(url)
+        own_n, own_s = views_read_decode(url)
         slice_n, slice_s = per_event_transactions(url, args.per_event_slice)
+        here_n, here_s = rebuild(url, worker_min_events=sys.maxsize)
         rebuild_n, rebuild_s = rebuild(url)
         timings = latencies(url)
     rows = [("read + decode the log (b)", read_n, read_s),
+            ("read + the views' decoder", own_n, own_s),
             ("rebuild all views", rebuild_n, rebuild_s),
+            ("  the same, folding in-process", here_n, here_s),
             ("1 transaction per event (a)", slice_n, slice_s)]
     print(f"\n{'path':34} {'events':>9} {'seconds':>8} {'events/s':>9}")
     for name, n, s in rows:
@@ -137,6 +161,7 @@ def main() -> None:
           "(target >= 10x)")
     print(f"rebuild / read+decode:            {rebuild_rate / (read_n / read_s):.2f}x "
           "(target >= 0.5x)")
+    print(f"rebuild / read + views' decoder:  {rebuild_rate / (own_n / own_s):.2f}x")
     print(f"\n{'query':14} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, values in timings.items():
         ms = sorted(v * 1000 for v in values)

@@ -134,8 +134,8 @@ class ViewWorker:
         for incoming in events:
             touchpoints.apply(incoming.event, incoming.notification_id)
             stock.apply(incoming.event)
-        write_touchpoints(self.db, c, t, touchpoints)
-        write_stock(self.db, c, t, stock)
+        write_touchpoints(self.db, c, t, touchpoints.changes.writes())
+        write_stock(self.db, c, t, stock.changes.writes())
         if touchpoints.changes.repairs:  # part movements that arrived before their request
             c.executemany(self.db.sql(
                 f"UPDATE {t.view_touchpoints} SET customer_id = ? "

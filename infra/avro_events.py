@@ -51,8 +51,7 @@ from domain.stock import PartStock
 from schemas import avro_codec
 
 if TYPE_CHECKING:
-    from infra.store import JourneyApplication
-    from infra.views import LogEntry
+    from infra.store import JourneyApplication, LogEntry
 
 KINDS: Final = ("purchase", "invoice", "complaint", "repair", "part")
 

@@ -158,7 +158,8 @@ def _print_summary(summary: IngestSummary) -> None:
 
 
 def _projector(application: JourneyApplication) -> Projector:
-    return Projector(application, state.settings.view_batch_size)
+    settings = state.settings
+    return Projector(application, settings.view_batch_size, settings.rebuild_worker_min)
 
 
 def _catch_up(projector: Projector, progress: Progress, label: str) -> int:

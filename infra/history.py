@@ -23,8 +23,8 @@ from uuid import UUID
 
 from domain.base import entity_id
 from domain.stock import PartStock
-from infra.store import JourneyApplication, StoreError
-from infra.views import LogEntry, Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
+from infra.store import JourneyApplication, LogEntry, StoreError
+from infra.views import Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
 from projections.classify import contract_type, iso_z
 from projections.queries import ViewQueries
 from projections.stock import StockFold
@@ -211,8 +211,8 @@ def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQue
             if window.keeps(event):
                 touchpoints.apply(event, entry.id)
                 stock.apply(event)
-        write_touchpoints(_Scratch(), c, t, touchpoints)  # type: ignore[arg-type]
-        write_stock(_Scratch(), c, t, stock)  # type: ignore[arg-type]
+        write_touchpoints(_Scratch(), c, t, touchpoints.changes.writes())  # type: ignore[arg-type]
+        write_stock(_Scratch(), c, t, stock.changes.writes())  # type: ignore[arg-type]
         yield ViewQueries(c, _Scratch.sql, t)
     finally:
         connection.close()

@@ -14,27 +14,22 @@ broker forgets them) and a fresh producer resumes from the stored position.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from multiprocessing.connection import Connection
-from typing import Any, cast
+from functools import lru_cache, partial
+from typing import Any
 
 import structlog
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from domain.errors import JourneyError
 from infra.avro_events import KINDS, EventEncoder
 from infra.failpoints import failpoint
+from infra.feed import LogFeed
 from infra.kafka import KafkaUnavailable, close_producer, ensure_topics, make_producer
-from infra.store import JourneyApplication
-from infra.views import ViewDb, log_wake_ups
+from infra.store import JourneyApplication, LogEntry
 
 log = structlog.get_logger("journey.relay")
 
@@ -105,7 +100,7 @@ class Relay:
         self.flush_timeout = flush_timeout
         self.producer_factory = producer_factory
         self.follow, self.interval = False, 0.5
-        self.feed: EncoderProcess | None = None
+        self.feed: LogFeed | None = None
         self.producer: Any = None
         self.in_flight: deque[_InFlight] = deque()  # at most two batches
 
@@ -187,10 +182,14 @@ class Relay:
             topics[topic] += 1
         return _InFlight(batch.last, futures, topics)
 
-    def _feed(self, position: int) -> EncoderProcess:
+    def _feed(self, position: int) -> LogFeed:
+        """Reading and encoding (JSON decode, Avro encode, headers) cost about as much CPU
+        per event as kafka-python's ``send``: a process of their own, a batch ahead."""
         if self.feed is None:
-            self.feed = EncoderProcess(dict(self.app.env), position, self.batch_size,
-                                       self.topics.partitions, self.follow)
+            self.feed = LogFeed("relay's encoder", dict(self.app.env), position,
+                                self.batch_size,
+                                partial(BatchEncoder, partitions=self.topics.partitions),
+                                follow=self.follow)
         return self.feed
 
     def _producer(self) -> Any:
@@ -231,88 +230,24 @@ class EncodedBatch:
     messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]], int]]
 
 
-class EncoderProcess:
-    """Reads and encodes the log in a process of its own, a batch ahead of the producer.
-
-    Encoding (JSON decode, Avro encode, headers) costs about as much CPU per event as
-    kafka-python's ``send``; in one process they would share one interpreter lock. The
-    child reads from ``start`` in log order and hands over one batch at a time through a
-    pipe; the pipe's buffer is all the read-ahead there is. It is started with ``spawn``
-    (a forked child would share the parent's database connections) and ends with its
-    parent.
+class BatchEncoder:
+    """What the relay's feed process makes of each batch: the Avro messages, each with the
+    partition Kafka's default partitioner (murmur2 of the key) gives it, picked here once
+    per key: kafka-python's pure-Python murmur2 would otherwise cost the producer process
+    ~7 % of its time.
     """
 
-    def __init__(self, env: dict[str, str], start: int, batch_size: int, partitions: int,
-                 follow: bool) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.connection, child_end = context.Pipe(duplex=False)
-        self.process = context.Process(target=_encode_log, name="journey-relay-encoder",
-                                       args=(env, start, batch_size, partitions, follow,
-                                             child_end),
-                                       daemon=True)
-        self.process.start()
-        child_end.close()
-        self.drained = False
+    def __init__(self, app: JourneyApplication, partitions: int) -> None:
+        self.encode = EventEncoder(app).encode
+        self.partitions = partitions
 
-    def receive(self, wait: float) -> EncodedBatch | None:
-        """The next batch, or None if none came within ``wait`` seconds (or all is read)."""
-        if self.drained or not self.connection.poll(wait):
-            return None
-        try:
-            item = self.connection.recv()
-        except EOFError as exc:
-            raise JourneyError("the relay's encoder process died; see its log above") from exc
-        if isinstance(item, str):
-            raise JourneyError(f"the relay's encoder failed: {item}")
-        if item is None:
-            self.drained = True
-            return None
-        return cast(EncodedBatch, item)
-
-    def stop(self) -> None:
-        self.connection.close()
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=10)
-
-
-def _encode_log(env: dict[str, str], start: int, batch_size: int, partitions: int,
-                follow: bool, connection: Connection) -> None:
-    """The encoder process: read after ``start``, encode, send ``EncodedBatch``es; then
-    None (one-shot) or keep following; an error's text if it cannot go on.
-
-    It also picks each message's partition as Kafka's default partitioner would
-    (murmur2 of the key), once per key: kafka-python's pure-Python murmur2 would
-    otherwise cost the producer process ~7 % of its time.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    parent = os.getppid()
-    app = JourneyApplication(env=env)
-    try:
-        encode, db, position = EventEncoder(app).encode, ViewDb(app), start
-        with log_wake_ups(app) as wait:
-            while os.getppid() == parent:
-                with app.journey_recorder._read() as c:
-                    batch = db.notifications(c, position, batch_size)
-                if not batch:
-                    if not follow:
-                        connection.send(None)
-                        return
-                    wait(0.5)
-                    continue
-                messages = []
-                for entry in batch:
-                    out = encode(entry)
-                    messages.append((out.kind, out.key, out.value, out.headers,
-                                     partition_of(out.key, partitions)))
-                position = batch[-1].id
-                connection.send(EncodedBatch(position, messages))
-    except (BrokenPipeError, EOFError):
-        pass  # the parent went away
-    except JourneyError as exc:
-        connection.send(str(exc))
-    finally:
-        app.close()
+    def __call__(self, batch: list[LogEntry]) -> EncodedBatch:
+        messages = []
+        for entry in batch:
+            out = self.encode(entry)
+            messages.append((out.kind, out.key, out.value, out.headers,
+                             partition_of(out.key, self.partitions)))
+        return EncodedBatch(batch[-1].id, messages)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -18,6 +18,7 @@ class Settings:
     batch_size: int = 2000
     cache_size: int = 50_000
     view_batch_size: int = 5000
+    rebuild_worker_min: int = 50_000  # events: a rebuild of a longer log folds in a worker
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
     kafka_bootstrap: str | None = None
@@ -34,6 +35,7 @@ class Settings:
             batch_size=int(env.get("JOURNEY_BATCH_SIZE") or 2000),
             cache_size=int(env.get("JOURNEY_CACHE_SIZE") or 50_000),
             view_batch_size=int(env.get("JOURNEY_VIEW_BATCH_SIZE") or 5000),
+            rebuild_worker_min=int(env.get("JOURNEY_REBUILD_WORKER_MIN") or 50_000),
             log_level=(env.get("JOURNEY_LOG_LEVEL") or "info").lower(),
             log_format=(env.get("JOURNEY_LOG_FORMAT") or "auto").lower(),
             kafka_bootstrap=env.get("JOURNEY_KAFKA_BOOTSTRAP") or None,

@@ -23,12 +23,13 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
+import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
@@ -37,6 +38,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
     JSONTranscoder,
+    Notification,
     PersistenceError,
     StoredEvent,
     Transcoding,
@@ -133,6 +135,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+class LogEntry(NamedTuple):
+    """A row of the log as read; the folds need only ``id``, ``topic`` and ``state``."""
+
+    id: int
+    originator_id: Any  # hex text (SQLite) or UUID (PostgreSQL)
+    originator_version: int
+    topic: str
+    state: bytes
+
+    def notification(self) -> Notification:
+        oid = self.originator_id
+        return Notification(id=self.id, originator_id=oid if isinstance(oid, UUID) else UUID(oid),
+                            originator_version=self.originator_version, topic=self.topic,
+                            state=bytes(self.state))
+
+
 class JourneyRecorderMixin:
     """Queries and writes shared by both dialects (placeholders differ)."""
 
@@ -162,6 +180,24 @@ class JourneyRecorderMixin:
 
     def _position(self, c: Any) -> int:
         raise NotImplementedError
+
+    def read_log(self, c: Any, after: int, limit: int) -> list[LogEntry]:
+        """Up to ``limit`` rows of the log after notification id ``after``, in log order
+        (``c``: a positional cursor, see ``read_rows``)."""
+        c.execute(f"SELECT {self.position_sql}, originator_id, originator_version, topic, state "
+                  f"FROM {self.events_sql} WHERE {self.position_sql} > {self.ph} "
+                  f"ORDER BY {self.position_sql} LIMIT {self.ph}", (after, limit))
+        return [LogEntry(*row) for row in c.fetchall()]
+
+    @contextmanager
+    def read_rows(self) -> Iterator[Any]:
+        """A read transaction whose cursor returns plain positional rows (tuples)."""
+        with self._read() as c:
+            yield self.positional(c)
+
+    def positional(self, c: Any) -> Any:
+        """The cursor ``c`` (of this recorder's transactions) returning tuples."""
+        return c
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -452,6 +488,12 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
     def _read(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=False) as c:
             yield self._tuned(c)
+
+    def positional(self, c: Any) -> Any:
+        # The library's rows are sqlite3.Row: built and unpacked ~1.6x slower than tuples.
+        raw: sqlite3.Cursor = c.sqlite_cursor
+        raw.row_factory = None
+        return raw
 
     def _position(self, c: Any) -> int:
         c.execute(self.select_max_notification_id_statement)
@@ -773,6 +815,34 @@ def _dialect_env(url: str) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": "infra.store:JourneyPostgresRecorder",
         }
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+@contextmanager
+def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
+    """``wait(timeout)``: returns when the log may have grown, or after ``timeout`` seconds.
+
+    PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``timeout`` is
+    then only a safety net); SQLite has no notifications, so the caller polls.
+    """
+    if not isinstance(app.journey_recorder, JourneyPostgresRecorder):
+        yield time.sleep
+        return
+    import psycopg
+
+    recorder: Any = app.recorder
+    env = app.env
+    with psycopg.connect(
+        dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+    ) as conn:
+        conn.execute(f'LISTEN "{recorder.channel_name}"')
+
+        def wait(timeout: float) -> None:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+
+        yield wait
 
 
 def open_store(url: str, audit_secret: str | None = None) -> JourneyApplication:

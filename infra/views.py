@@ -10,50 +10,43 @@ and its position, or neither: a restart resumes from the position, never double-
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any, NamedTuple
-from uuid import UUID
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import Any
 
+import orjson
 import structlog
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import resolve_topic
 
 from domain.stock import PartStock
+from infra.feed import LogFeed, cycles_uncollected
 from infra.store import (
     ImmediateTransaction,
     JourneyApplication,
     JourneyPostgresRecorder,
+    LogEntry,
     TupleCursor,
+    log_wake_ups,
 )
-from projections.stock import Pair, StockFold, blank_stock
+from projections.stock import Pair, Planning, StockFold, StockWrites, blank_stock
 from projections.tables import PROJECTIONS, Tables, create_statements
-from projections.touchpoints import MemoryTouchpointState, Pending, TouchpointFold
+from projections.touchpoints import (
+    MemoryTouchpointState,
+    Pending,
+    TouchpointFold,
+    TouchpointWrites,
+)
 
 log = structlog.get_logger("journey.views")
 
 TRACKING_PREFIX = "view:"
-
-
-class LogEntry(NamedTuple):
-    """A row of the log as read; the folds need only ``id``, ``topic`` and ``state``."""
-
-    id: int
-    originator_id: Any  # hex text (SQLite) or UUID (PostgreSQL)
-    originator_version: int
-    topic: str
-    state: bytes
-
-    def notification(self) -> Notification:
-        oid = self.originator_id
-        return Notification(id=self.id, originator_id=oid if isinstance(oid, UUID) else UUID(oid),
-                            originator_version=self.originator_version, topic=self.topic,
-                            state=bytes(self.state))
 
 
 class ViewDb:
@@ -79,31 +72,31 @@ class ViewDb:
 
     @contextmanager
     def transaction(self) -> Iterator[tuple[Any, Any]]:
-        """(cursor with positional rows, the driver's cursor) in a locked write transaction."""
+        """(cursor with positional rows, the driver's cursor) in a locked write transaction.
+
+        View commits wait for the disk less than the log's: the views are derived and
+        their tracking position commits with them, so a power loss can only take back
+        their last commits, which the next catch-up makes again (PostgreSQL:
+        ``synchronous_commit = off``; SQLite, in WAL mode: ``synchronous = NORMAL``).
+        """
         if self.postgres:
             with self.datastore.transaction(commit=True) as curs:
+                curs.execute("SET LOCAL synchronous_commit = off")
                 curs.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema_prefix),))
                 yield TupleCursor(curs), curs
-        else:
-            with (
-                self.datastore.get_connection(commit=True) as conn,
-                ImmediateTransaction(conn, commit=True) as c,
-                c,
-            ):
-                c.execute("PRAGMA cache_size = -65536")
-                yield c, c
+            return
+        with self.datastore.get_connection(commit=True) as conn:
+            settings = conn.cursor()  # outside a transaction: SQLite refuses it inside one
+            settings.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with ImmediateTransaction(conn, commit=True) as c, c:
+                    c.execute("PRAGMA cache_size = -65536")
+                    yield self.recorder.positional(c), c
+            finally:  # the pooled connection goes back to writing the log: full durability
+                settings.execute("PRAGMA synchronous = FULL")
 
     def notifications(self, c: Any, after: int, limit: int) -> list[LogEntry]:
-        if self.postgres:
-            c.execute(
-                f"SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {self.recorder.events_sql} WHERE notification_id > %s "
-                "ORDER BY notification_id LIMIT %s", (after, limit))
-        else:
-            c.execute("SELECT rowid, originator_id, originator_version, topic, state "
-                      "FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                      (after, limit))
-        return [LogEntry(*row) for row in c.fetchall()]
+        return self.recorder.read_log(c, after, limit)
 
     def table_exists(self, c: Any, table: str) -> bool:
         if self.postgres:
@@ -113,6 +106,15 @@ class ViewDb:
                       (table,))
         row = c.fetchone()
         return row is not None and row[0] is not None
+
+    def columns(self, c: Any, table: str) -> set[str]:
+        if self.postgres:
+            c.execute("SELECT column_name FROM information_schema.columns "
+                      "WHERE table_schema = %s AND table_name = %s",
+                      (self.datastore.schema, table))
+        else:
+            c.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        return {row[0] for row in c.fetchall()}
 
     def position(self, c: Any, name: str) -> int:
         c.execute(self.sql(f"SELECT notification_id FROM {self.tracking_table} "
@@ -211,68 +213,93 @@ def load_stock(db: ViewDb, c: Any, t: Tables) -> Callable[[Pair], PartStock | No
 # --- writing what a batch changed ----------------------------------------------------------------
 
 
-def write_touchpoints(db: ViewDb, c: Any, t: Tables, fold: TouchpointFold) -> None:
-    ch = fold.changes
+def write_touchpoints(db: ViewDb, c: Any, t: Tables, w: TouchpointWrites) -> None:
     q = db.sql
-    if ch.rows:
-        c.executemany(q(f"INSERT INTO {t.view_touchpoints} VALUES "
-                        f"({','.join('?' * 17)})"), [r.as_tuple() for r in ch.rows.values()])
-    if ch.codes:
+    if w.rows:
+        c.executemany(q(f"INSERT INTO {t.view_touchpoints} VALUES ({','.join('?' * 17)})"),
+                      w.rows)
+    if w.codes:
         c.executemany(q(f"UPDATE {t.view_touchpoints} SET code = ? WHERE touchpoint_id = ?"),
-                      [(code, tp_id) for tp_id, code in ch.codes.items()])
-    if ch.failures:
+                      w.codes)
+    if w.failures:
         c.executemany(q(f"UPDATE {t.view_touchpoints} SET failure = 1 WHERE touchpoint_id = ?"),
-                      [(tp_id,) for tp_id in ch.failures])
-    if ch.repairs:
-        c.executemany(q(f"INSERT INTO {t.view_repairs} VALUES (?,?,?)"), ch.repairs)
-    if ch.fixed:
-        c.executemany(q(f"INSERT INTO {t.view_fixed} VALUES (?,?,?)"), ch.fixed)
-    rates: dict[tuple[str, str], list[int]] = {}
-    for (kind, month, column), n in ch.rates.items():
-        rates.setdefault((kind, month), [0, 0])[column == "errors"] += n
-    if rates:
+                      w.failures)
+    if w.repairs:
+        c.executemany(q(f"INSERT INTO {t.view_repairs} VALUES (?,?,?)"), w.repairs)
+    if w.fixed:
+        c.executemany(q(f"INSERT INTO {t.view_fixed} VALUES (?,?,?)"), w.fixed)
+    if w.rates:
         c.executemany(q(
             f"INSERT INTO {t.view_error_rates} AS r VALUES (?,?,?,?) ON CONFLICT (kind, month) "
             "DO UPDATE SET touchpoints = r.touchpoints + excluded.touchpoints, "
-            "errors = r.errors + excluded.errors"),
-            [(k, m, v[0], v[1]) for (k, m), v in rates.items()])
-    if ch.by_code:
+            "errors = r.errors + excluded.errors"), w.rates)
+    if w.by_code:
         c.executemany(q(
             f"INSERT INTO {t.view_error_codes} AS r VALUES (?,?) ON CONFLICT (code) "
-            "DO UPDATE SET count = r.count + excluded.count"), list(ch.by_code.items()))
-    demand: dict[str, list[int]] = {}
-    for (month, column), n in ch.demand.items():
-        demand.setdefault(month, [0, 0])[column == "failure"] += n
-    if demand:
+            "DO UPDATE SET count = r.count + excluded.count"), w.by_code)
+    if w.demand:
         c.executemany(q(
             f"INSERT INTO {t.view_failure_demand} AS r VALUES (?,?,?) ON CONFLICT (month) "
             "DO UPDATE SET contacts = r.contacts + excluded.contacts, "
-            "failure = r.failure + excluded.failure"),
-            [(m, v[0], v[1]) for m, v in demand.items()])
+            "failure = r.failure + excluded.failure"), w.demand)
 
 
-def write_stock(db: ViewDb, c: Any, t: Tables, fold: StockFold) -> None:
-    ch = fold.changes
+def write_stock(db: ViewDb, c: Any, t: Tables, w: StockWrites) -> None:
     q = db.sql
-    if ch.stocks:
+    if w.stocks:
         c.executemany(q(
-            f"INSERT INTO {t.view_stock} AS s VALUES (?,?,?,?,?,?,?) "
+            f"INSERT INTO {t.view_stock} AS s (part_id, location, on_hand, reserved, "
+            "backordered, reservations, backorders) VALUES (?,?,?,?,?,?,?) "
             "ON CONFLICT (part_id, location) DO UPDATE SET on_hand = excluded.on_hand, "
             "reserved = excluded.reserved, backordered = excluded.backordered, "
             "reservations = excluded.reservations, backorders = excluded.backorders"),
-            [(s.part_id, s.location, s.on_hand, s.reserved, s.backordered,
-              json.dumps(s.reservations), json.dumps(s.backorders))
-             for s in ch.stocks.values()])
-    if ch.issues:
+            w.stocks)
+    if w.issues:
         c.executemany(q(
             f"INSERT INTO {t.view_stock_issues} AS i VALUES (?,?,?,?) "
             "ON CONFLICT (part_id, location, day) DO UPDATE SET qty = i.qty + excluded.qty"),
-            [(*key, qty) for key, qty in ch.issues.items()])
-    if ch.latest_day is not None:
-        c.execute(q(
-            f"INSERT INTO {t.view_stock_meta} AS m VALUES ('as_of_day', ?) ON CONFLICT (key) "
-            "DO UPDATE SET value = excluded.value WHERE excluded.value > m.value"),
-            (ch.latest_day,))
+            w.issues)
+    if w.latest_day is not None:
+        refresh_window(db, c, t, w)
+
+
+def refresh_window(db: ViewDb, c: Any, t: Tables, w: StockWrites | None = None) -> None:
+    """Keep ``view_stock``'s window sums equal to the issues of the stored planning window
+    (the ``STORED_WINDOW_DAYS`` days up to the latest movement day, ``as_of_day``).
+
+    When a batch moves ``as_of_day`` the window slides for every pair: all sums are
+    computed again (one grouped scan of the window). Otherwise only the pairs with new
+    issues inside the window change. ``w=None``: everything, from the tables alone.
+    """
+    q = db.sql
+    c.execute(f"SELECT value FROM {t.view_stock_meta} WHERE key = 'as_of_day'")
+    row = c.fetchone()
+    before: str | None = row[0] if row else None
+    days = [day for day in (before, w.latest_day if w else None) if day is not None]
+    if not days:
+        return  # no movement yet
+    as_of = max(days)
+    if as_of != before:
+        c.execute(q(f"INSERT INTO {t.view_stock_meta} AS m VALUES ('as_of_day', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"), (as_of,))
+    first = Planning().window_start(date.fromisoformat(as_of)).isoformat()  # stored window
+    # Named columns: PostgreSQL's dict rows would fold two unnamed SUMs into one.
+    sums = ("SELECT part_id, location, SUM(qty) AS total, SUM(qty * qty) AS squares "
+            f"FROM {t.view_stock_issues} WHERE day >= ? AND day <= ?")
+    if w is None or as_of != before:
+        c.execute(f"UPDATE {t.view_stock} SET window_qty = 0, window_squares = 0 "
+                  "WHERE window_qty <> 0 OR window_squares <> 0")
+        c.execute(q(f"{sums} GROUP BY part_id, location"), (first, as_of))
+        rows = c.fetchall()
+    else:
+        rows = []
+        for pair in sorted({(p, loc) for p, loc, day, _ in w.issues if first <= day <= as_of}):
+            c.execute(q(f"{sums} AND part_id = ? AND location = ? GROUP BY part_id, location"),
+                      (first, as_of, *pair))
+            rows.extend(c.fetchall())
+    c.executemany(q(f"UPDATE {t.view_stock} SET window_qty = ?, window_squares = ? "
+                    "WHERE part_id = ? AND location = ?"),
+                  [(int(qty), int(squares), p, loc) for p, loc, qty, squares in rows])
 
 
 class ViewDecoder:
@@ -294,7 +321,10 @@ class ViewDecoder:
         cls = self.classes.get(entry.topic)
         if cls is None:
             cls = self.classes[entry.topic] = resolve_topic(entry.topic)
-        state = json.loads(entry.state)
+        try:
+            state = orjson.loads(entry.state)
+        except orjson.JSONDecodeError:  # what only json reads (an integer beyond 64 bits)
+            state = json.loads(entry.state)
         if state.pop("class_version", 1) != getattr(cls, "class_version", 1):
             return self.mapper.to_domain_event(entry.notification())
         occurred = state.get("occurred_at")
@@ -305,16 +335,57 @@ class ViewDecoder:
         return event
 
 
+@dataclass(slots=True)
+class FoldedBatch:
+    """A batch of the log folded from scratch: the rows it adds to fresh view tables."""
+
+    last: int  # notification id of the batch's last event
+    count: int
+    touchpoints: TouchpointWrites | None
+    stock: StockWrites | None
+
+
+class LogFolder:
+    """Folds the log from its start for a rebuild: the whole state in memory (the fresh
+    tables start empty), each batch's writes as plain rows (picklable: it may run in a
+    worker process, see ``LogFeed``)."""
+
+    def __init__(self, app: JourneyApplication, names: Iterable[str]) -> None:
+        self.decode = ViewDecoder(app)
+        self.touchpoints = MemoryTouchpointState() if "touchpoints" in names else None
+        self.stocks: dict[Pair, PartStock] | None = {} if "stock" in names else None
+
+    def __call__(self, batch: list[LogEntry]) -> FoldedBatch:
+        decode = self.decode
+        events = [(entry.id, decode(entry)) for entry in batch]
+        touchpoints = stock = None
+        if self.touchpoints is not None:
+            fold = TouchpointFold(self.touchpoints)
+            for seq, event in events:
+                fold.apply(event, seq)
+            touchpoints = fold.changes.writes()
+        if self.stocks is not None:
+            stock_fold = StockFold(self.stocks.get)
+            for _, event in events:
+                stock_fold.apply(event)
+            self.stocks.update(stock_fold.changes.stocks)
+            stock = stock_fold.changes.writes()
+        return FoldedBatch(batch[-1].id, len(batch), touchpoints, stock)
+
+
 # --- the runner -----------------------------------------------------------------------------------
 
 
 class Projector:
     """Catches the views up with the log, follows it, and rebuilds them beside the live ones."""
 
-    def __init__(self, app: JourneyApplication, batch_size: int = 5000) -> None:
+    def __init__(self, app: JourneyApplication, batch_size: int = 5000,
+                 worker_min_events: int = 50_000) -> None:
         self.app = app
         self.db = ViewDb(app)
         self.batch_size = batch_size
+        #: A rebuild of a log at least this long folds in a worker process.
+        self.worker_min_events = worker_min_events
         self.decode = ViewDecoder(app)
         self.ensure_tables()
 
@@ -331,11 +402,23 @@ class Projector:
                 if name not in names:
                     continue
                 if tables and self.db.table_exists(c, PROJECTIONS[name][0] + suffix):
+                    if name == "stock":
+                        self._add_window_sums(c, t, suffix)
                     continue
                 for statement in statements:
                     is_index = statement.startswith("CREATE INDEX")
                     if (is_index and indexes) or (not is_index and tables):
                         c.execute(statement)
+
+    def _add_window_sums(self, c: Any, t: Tables, suffix: str) -> None:
+        """Stock tables made before the view kept window sums: add them, from the issues."""
+        if "window_qty" in self.db.columns(c, "view_stock" + suffix):
+            return
+        for column in ("window_qty", "window_squares"):
+            c.execute(f"ALTER TABLE {t.view_stock} ADD COLUMN {column} "
+                      "BIGINT NOT NULL DEFAULT 0")
+        refresh_window(self.db, c, t)
+        log.info("views.migrated", table="view_stock", added=["window_qty", "window_squares"])
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold every event not yet in the views; returns how many events were read."""
@@ -357,8 +440,8 @@ class Projector:
                         touchpoints.apply(event, n.id)
                     if n.id > positions["stock"]:
                         stock.apply(event)
-                write_touchpoints(self.db, c, t, touchpoints)
-                write_stock(self.db, c, t, stock)
+                write_touchpoints(self.db, c, t, touchpoints.changes.writes())
+                write_stock(self.db, c, t, stock.changes.writes())
                 for name in PROJECTIONS:
                     if batch[-1].id > positions[name]:
                         self.db.track(raw, TRACKING_PREFIX + name, batch[-1].id)
@@ -396,45 +479,52 @@ class Projector:
                 c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
                                       "WHERE application_name = ?"),
                           (TRACKING_PREFIX + name + suffix,))
-        # Bulk-load without secondary indexes, build them once, then catch up and swap.
+        # Bulk-load without secondary indexes, build them once, swap, then catch up.
         self.ensure_tables(suffix, indexes=False, names=names)
-        indexed = False
-        state = MemoryTouchpointState()  # complete: the new tables start empty
-        stocks: dict[Pair, PartStock] = {}
-        position, done, head = 0, 0, self.app.journey_recorder.position()
+        done, head = 0, self.app.journey_recorder.position()
+        with cycles_uncollected(), self._folded(names, head) as batches:
+            for folded in batches:
+                with self.db.transaction() as (c, raw):
+                    if folded.touchpoints is not None:
+                        write_touchpoints(self.db, c, next_t, folded.touchpoints)
+                    if folded.stock is not None:
+                        write_stock(self.db, c, next_t, folded.stock)
+                    for name in names:
+                        self.db.track(raw, TRACKING_PREFIX + name + suffix, folded.last)
+                done += folded.count
+                if progress:
+                    progress(done, max(head, folded.last))
+        self.ensure_tables(suffix, tables=False, names=names)
+        if not swap:
+            return done
+        with self.db.transaction() as (c, _):
+            self._swap(c, names, suffix)
+        return done + self.catch_up()  # what was appended meanwhile, into the swapped-in tables
+
+    @contextmanager
+    def _folded(self, names: list[str], head: int) -> Iterator[Iterator[FoldedBatch]]:
+        """The log folded from its start, batch by batch: in a worker process for a long
+        log (decoding and folding then run beside the writes), here for a short one (a
+        process costs ~1 s to start)."""
+        make = partial(LogFolder, names=tuple(names))
+        if head < self.worker_min_events:
+            yield self._fold_here(make(self.app))
+            return
+        with LogFeed("rebuild's fold", dict(self.app.env), 0, self.batch_size, make,
+                     cycles=False) as feed:
+            yield iter(feed.receive, None)
+
+    def _fold_here(self, fold: LogFolder) -> Iterator[FoldedBatch]:
+        recorder, position = self.app.journey_recorder, 0
         while True:
-            with self.db.transaction() as (c, raw):
-                batch = self.db.notifications(c, position, self.batch_size)
-                if batch:
-                    self._fold_into(c, raw, next_t, names, batch, state, stocks, suffix)
-                    position, done = batch[-1].id, done + len(batch)
-                elif indexed and (not swap or self._swap(c, names, suffix)):
-                    return done
-            if not batch and not indexed:
-                self.ensure_tables(suffix, tables=False, names=names)
-                indexed = True
-            if progress:
-                progress(done, max(head, position))
+            with recorder.read_rows() as c:
+                batch = recorder.read_log(c, position, self.batch_size)
+            if not batch:
+                return
+            position = batch[-1].id
+            yield fold(batch)
 
-    def _fold_into(self, c: Any, raw: Any, t: Tables, names: list[str],
-                   batch: list[LogEntry], state: MemoryTouchpointState,
-                   stocks: dict[Pair, PartStock], suffix: str) -> None:
-        events = [(n.id, self.decode(n)) for n in batch]
-        if "touchpoints" in names:
-            fold = TouchpointFold(state)
-            for seq, event in events:
-                fold.apply(event, seq)
-            write_touchpoints(self.db, c, t, fold)
-        if "stock" in names:
-            stock_fold = StockFold(stocks.get)
-            for _, event in events:
-                stock_fold.apply(event)
-            stocks.update(stock_fold.changes.stocks)
-            write_stock(self.db, c, t, stock_fold)
-        for name in names:
-            self.db.track(raw, TRACKING_PREFIX + name + suffix, batch[-1].id)
-
-    def _swap(self, c: Any, names: list[str], suffix: str) -> bool:
+    def _swap(self, c: Any, names: list[str], suffix: str) -> None:
         """Replace the live tables by the rebuilt ones: one transaction, readers never wait."""
         live = self.db.tables()
         for name in names:
@@ -448,35 +538,6 @@ class Projector:
                                   "WHERE application_name = ?"),
                       (TRACKING_PREFIX + name, TRACKING_PREFIX + name + suffix))
         log.info("views.swapped", views=names)
-        return True
-
-
-@contextmanager
-def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
-    """``wait(timeout)``: returns when the log may have grown, or after ``timeout`` seconds.
-
-    PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``timeout`` is
-    then only a safety net); SQLite has no notifications, so the caller polls.
-    """
-    if not isinstance(app.journey_recorder, JourneyPostgresRecorder):
-        yield time.sleep
-        return
-    import psycopg
-
-    recorder: Any = app.recorder
-    env = app.env
-    with psycopg.connect(
-        dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
-        port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
-        password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-    ) as conn:
-        conn.execute(f'LISTEN "{recorder.channel_name}"')
-
-        def wait(timeout: float) -> None:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
-
-        yield wait
 
 
 @contextmanager
@@ -485,18 +546,19 @@ def view_queries(app: JourneyApplication) -> Iterator[Any]:
     from projections.queries import ViewQueries
 
     db = ViewDb(app)
-    if not _views_exist(app, db):
-        Projector(app)  # a store nothing was projected into yet: empty views, not an error
-    with app.journey_recorder._read() as c:
+    if not _views_current(app, db):
+        Projector(app)  # nothing projected yet (empty views, not an error), or older tables
+    with app.journey_recorder.read_rows() as c:
         yield ViewQueries(c, db.sql, db.tables())
 
 
-def _views_exist(app: JourneyApplication, db: ViewDb) -> bool:
+def _views_current(app: JourneyApplication, db: ViewDb) -> bool:
+    """Every view table is there, in its current layout (no write needed to query)."""
     try:
         with app.journey_recorder._read() as c:
             for tables in PROJECTIONS.values():
                 for table in tables:
                     c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
+            return "window_qty" in db.columns(c, "view_stock")
     except Exception:  # the driver's "no such table", whichever the dialect
         return False
-    return True

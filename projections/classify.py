@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,43 +47,64 @@ CONTRACT_TYPES: dict[type[TouchpointEvent], str] = {
     PartStock.TransferredOut: "part.transferred",
 }
 
-_ENTITY_FIELDS = (("order", "order_id"), ("invoice", "invoice_id"), ("case", "case_id"),
-                  ("repair", "repair_id"))
 _KIND_ENTITY = {"purchase": "order", "invoice": "invoice", "complaint": "case", "repair": "repair"}
+
+#: Intrinsic codes beyond an upstream ``error``: ``repeat_repair`` is not intrinsic, it
+#: depends on other repairs of the serial.
+_CODE_RULES: dict[type[TouchpointEvent], Callable[[Any], str | None]] = {
+    Order.DeliveryFailed: lambda event: "delivery_failed",
+    Invoice.Corrected: lambda event: f"billing_{event.error_type}",
+    Case.Reopened: lambda event: "case_reopened",
+    Repair.Completed: lambda event: "repair_not_fixed" if event.outcome == "not_fixed" else None,
+    PartStock.Backordered: lambda event: "stock_out",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TouchpointClass:
+    """What the views need to know of an event class, looked up once per event."""
+
+    type: str  # the contract type, "purchase.placed"
+    kind: str  # its first part, "purchase"
+    entity_field: str | None  # "order_id"; None for part movements (part:P1@WH1)
+    code_rule: Callable[[Any], str | None] | None
+
+    def entity(self, event: Any) -> str:
+        """How the contract names the entity of a touchpoint: ``order:O1``, ``part:P1@WH1``."""
+        if self.entity_field is None:
+            return f"part:{event.part_id}@{event.location}"
+        return f"{self.entity_field[:-3]}:{getattr(event, self.entity_field)}"
+
+    def code(self, event: Any) -> str | None:
+        """The error code that follows from the event alone (upstream ``error`` wins)."""
+        if event.error:
+            return str(event.error)
+        return self.code_rule(event) if self.code_rule else None
+
+
+def _touchpoint_class(type_: str, cls: type[TouchpointEvent]) -> TouchpointClass:
+    kind = type_.partition(".")[0]
+    entity = _KIND_ENTITY.get(kind)
+    return TouchpointClass(type_, kind, f"{entity}_id" if entity else None, _CODE_RULES.get(cls))
+
+
+#: Event class -> what it records as a touchpoint; absent: nothing (registrations, ...).
+TOUCHPOINT_CLASSES = {cls: _touchpoint_class(t, cls) for cls, t in CONTRACT_TYPES.items()}
 
 
 def contract_type(event: Any) -> str | None:
     """The touchpoint type an event records, or None (registrations, transfer-in halves)."""
-    return CONTRACT_TYPES.get(type(event))
+    found = TOUCHPOINT_CLASSES.get(type(event))
+    return found.type if found else None
 
 
-def entity_of(event: Any, type_: str) -> str:
-    """How the contract names the entity of a touchpoint: ``order:O1``, ``part:P1@WH1``."""
-    kind = type_.partition(".")[0]
-    if kind == "part":
-        return f"part:{event.part_id}@{event.location}"
-    entity = _KIND_ENTITY[kind]
-    return f"{entity}:{getattr(event, entity + '_id')}"
-
-
-def intrinsic_code(event: Any) -> str | None:
-    """The error code that follows from the event alone (upstream ``error`` wins).
-
-    ``repeat_repair`` is not intrinsic: it depends on other repairs of the serial.
-    """
-    if event.error:
-        return str(event.error)
-    if isinstance(event, Order.DeliveryFailed):
-        return "delivery_failed"
-    if isinstance(event, Invoice.Corrected):
-        return f"billing_{event.error_type}"
-    if isinstance(event, Case.Reopened):
-        return "case_reopened"
-    if isinstance(event, Repair.Completed) and event.outcome == "not_fixed":
-        return "repair_not_fixed"
-    if isinstance(event, PartStock.Backordered):
-        return "stock_out"
-    return None
+def instant(moment: datetime) -> tuple[str, int, str]:
+    """``(iso_z, micros, month_of)`` of a moment at once (the folds' hot path)."""
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    text = utc.isoformat()  # "...+00:00"
+    delta = utc - _EPOCH
+    return (text[:-6] + "Z", (delta.days * 86_400 + delta.seconds) * 1_000_000
+            + delta.microseconds, text[:7])
 
 
 def micros(moment: datetime) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from projections.stock import Planning
+from projections.stock import STORED_WINDOW_DAYS, Planning
 from projections.tables import Tables
 
 
@@ -150,37 +150,46 @@ class ViewQueries:
               needs_reorder: bool = False, planning: Planning | None = None) -> StockReport:
         """Stock levels per (part, location) with demand-based planning figures."""
         planning = planning or Planning()
-        conditions, params = ["1=1"], []
-        if part_id is not None:
-            conditions.append("part_id = ?")
-            params.append(part_id)
-        if location is not None:
-            conditions.append("location = ?")
-            params.append(location)
-        where = " AND ".join(conditions)
+        filters = {"part_id": part_id, "location": location}
+        params = [value for value in filters.values() if value is not None]
+        where = " AND ".join(["1=1", *(f"{column} = ?" for column in filters
+                                       if filters[column] is not None)])
         rows = self._rows(
-            f"SELECT part_id, location, on_hand, reserved, backordered FROM {self.t.view_stock} "
-            f"WHERE {where} ORDER BY part_id, location", *params)
-        as_of = self._rows(f"SELECT value FROM {self.t.view_stock_meta} WHERE key = 'as_of_day'")
-        issues: dict[tuple[str, str], list[int]] = {}
-        if as_of:
-            start = planning.window_start(date.fromisoformat(as_of[0][0])).isoformat()
-            for p, loc, qty in self._rows(
-                    f"SELECT part_id, location, qty FROM {self.t.view_stock_issues} "
-                    f"WHERE day >= ? AND day <= ? AND {where}", start, as_of[0][0], *params):
-                issues.setdefault((p, loc), []).append(int(qty))
+            "SELECT part_id, location, on_hand, reserved, backordered, window_qty, "
+            f"window_squares FROM {self.t.view_stock} WHERE {where} "
+            "ORDER BY part_id, location", *params)
+        if planning.window_days != STORED_WINDOW_DAYS:  # the view keeps sums for its own
+            sums = self._window_sums(planning, where, params)
+            rows = [(*row[:5], *sums.get((row[0], row[1]), (0, 0))) for row in rows]
+        from_sums, issued = planning.from_sums, planning.issued_key
         items: list[StockItem] = []
-        for p, loc, on_hand, reserved, backordered in rows:
+        for p, loc, on_hand, reserved, backordered, total, squares in rows:
             available = on_hand - reserved
-            item: StockItem = {"part_id": p, "location": loc, "on_hand": on_hand,
-                               "reserved": reserved, "available": available,
-                               "backordered": backordered}
-            item.update(planning.figures(issues.get((p, loc), []), available,  # type: ignore[typeddict-item]
-                                         backordered))
-            if needs_reorder and not item["needs_reorder"]:
+            days_of_supply, reorder_point, reorder = from_sums(total, squares, available,
+                                                               backordered)
+            if needs_reorder and not reorder:
                 continue
-            items.append(item)
+            items.append({  # issued_<window>d: the window is a setting
+                "part_id": p, "location": loc, "on_hand": on_hand, "reserved": reserved,
+                "available": available, "backordered": backordered,
+                issued: total,  # type: ignore[misc]
+                "days_of_supply": days_of_supply, "reorder_point": reorder_point,
+                "needs_reorder": reorder})
         return {"items": items}
+
+    def _window_sums(self, planning: Planning, where: str, params: list[str]
+                     ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(issued total, sum of squared daily issues) per pair over ``planning``'s window."""
+        as_of = self._rows(f"SELECT value FROM {self.t.view_stock_meta} WHERE key = 'as_of_day'")
+        if not as_of:
+            return {}  # no movement yet
+        last = as_of[0][0]
+        first = planning.window_start(date.fromisoformat(last)).isoformat()
+        return {(p, loc): (int(total), int(squares)) for p, loc, total, squares in self._rows(
+            "SELECT part_id, location, SUM(qty) AS total, SUM(qty * qty) AS squares "
+            f"FROM {self.t.view_stock_issues} WHERE day >= ? AND day <= ? AND {where} "
+            "GROUP BY part_id, location",
+            first, last, *params)}
 
 
 def _month_filter(first: str | None, last: str | None) -> tuple[str, list[str]]:

@@ -4,7 +4,8 @@
 ``view_error_rates``     touchpoints and errors per kind and month
 ``view_error_codes``     touchpoints per error code
 ``view_failure_demand``  contacts and failure-demand contacts per month
-``view_stock``           per (part_id, location): on_hand, reserved, backordered (+ per repair)
+``view_stock``           per (part_id, location): on_hand, reserved, backordered (+ per repair),
+                         and the planning window's issued sums (window_qty, window_squares)
 ``view_stock_issues``    issued quantity per (part_id, location, day), for planning
 ``view_repairs``, ``view_fixed``, ``view_stock_meta``   bookkeeping of the folds
 
@@ -75,11 +76,13 @@ def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
             f"CREATE TABLE IF NOT EXISTS {t.view_stock} (part_id TEXT NOT NULL, "
             "location TEXT NOT NULL, on_hand BIGINT NOT NULL, reserved BIGINT NOT NULL, "
             "backordered BIGINT NOT NULL, reservations TEXT NOT NULL, backorders TEXT NOT NULL, "
+            "window_qty BIGINT NOT NULL DEFAULT 0, window_squares BIGINT NOT NULL DEFAULT 0, "
             "PRIMARY KEY (part_id, location))",
             f"CREATE TABLE IF NOT EXISTS {t.view_stock_issues} (part_id TEXT NOT NULL, "
             "location TEXT NOT NULL, day TEXT NOT NULL, qty BIGINT NOT NULL, "
             "PRIMARY KEY (part_id, location, day))",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_issues_day ON {t.view_stock_issues} (day)",
+            f"CREATE INDEX IF NOT EXISTS ix_{uid}_issues_day ON {t.view_stock_issues} "
+            "(day, part_id, location, qty)",  # covers the planning window's sums
             f"CREATE TABLE IF NOT EXISTS {t.view_stock_meta} ("
             "key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],

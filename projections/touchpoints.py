@@ -14,6 +14,7 @@ view tables behind a cache in catch-up) and collects ``TouchpointChanges``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,12 +22,8 @@ from domain.cases import Case
 from domain.repairs import Repair
 from projections.classify import (
     REPEAT_WINDOW_US,
-    contract_type,
-    entity_of,
-    intrinsic_code,
-    iso_z,
-    micros,
-    month_of,
+    TOUCHPOINT_CLASSES,
+    instant,
 )
 
 
@@ -101,6 +98,36 @@ class TouchpointChanges:
     by_code: Counter[str] = field(default_factory=Counter)
     demand: Counter[tuple[str, str]] = field(default_factory=Counter)  # month, col
 
+    def writes(self) -> TouchpointWrites:
+        rates: dict[tuple[str, str], list[int]] = {}
+        for (kind, month, column), n in self.rates.items():
+            rates.setdefault((kind, month), [0, 0])[column == "errors"] += n
+        demand: dict[str, list[int]] = {}
+        for (month, column), n in self.demand.items():
+            demand.setdefault(month, [0, 0])[column == "failure"] += n
+        return TouchpointWrites(
+            rows=[row.as_tuple() for row in self.rows.values()],
+            codes=[(code, tp_id) for tp_id, code in self.codes.items()],
+            failures=[(tp_id,) for tp_id in self.failures],
+            repairs=self.repairs, fixed=self.fixed,
+            rates=[(kind, month, n, e) for (kind, month), (n, e) in rates.items()],
+            by_code=list(self.by_code.items()),
+            demand=[(month, n, f) for month, (n, f) in demand.items()])
+
+
+@dataclass(slots=True)
+class TouchpointWrites:
+    """A batch's changes as plain rows for the view tables (and cheap to pickle)."""
+
+    rows: list[tuple[Any, ...]]  # new view_touchpoints rows
+    codes: list[tuple[str, str]]  # (code, touchpoint_id) of existing rows newly classified
+    failures: list[tuple[str]]  # (touchpoint_id,) of existing contacts now failure demand
+    repairs: list[tuple[str, str, str]]  # repair_id, customer_id, serial
+    fixed: list[tuple[str, str, int]]  # serial, repair_id, occurred_us
+    rates: list[tuple[str, str, int, int]]  # kind, month, +touchpoints, +errors
+    by_code: list[tuple[str, int]]  # code, +count
+    demand: list[tuple[str, int, int]]  # month, +contacts, +failure
+
 
 class MemoryTouchpointState:
     """The whole state in dicts: for unit tests, and for rebuilds that start empty."""
@@ -144,19 +171,21 @@ class TouchpointFold:
     def __init__(self, state: MemoryTouchpointState) -> None:
         self.state = state
         self.changes = TouchpointChanges()
+        self.handlers: dict[type, Callable[[Any, TouchpointRow], None]] = {
+            Repair.Requested: self._requested, Repair.Completed: self._completed,
+            Case.Opened: self._contact}
 
     def apply(self, event: Any, seq: int) -> None:
-        type_ = contract_type(event)
-        if type_ is None:
+        touchpoint = TOUCHPOINT_CLASSES.get(type(event))
+        if touchpoint is None:
             return
-        kind = type_.partition(".")[0]
-        at = event.occurred_at
+        kind = touchpoint.kind
+        occurred_at, occurred_us, month = instant(event.occurred_at)
         row = TouchpointRow(
             touchpoint_id=event.touchpoint_id, seq=seq, customer_id=event.customer_id,
-            kind=kind, type=type_, occurred_at=iso_z(at), occurred_us=micros(at),
-            month=month_of(at),
-            entity=entity_of(event, type_), subject=None, upstream_error=event.error,
-            code=intrinsic_code(event),
+            kind=kind, type=touchpoint.type, occurred_at=occurred_at, occurred_us=occurred_us,
+            month=month, entity=touchpoint.entity(event), subject=None,
+            upstream_error=event.error, code=touchpoint.code(event),
         )
         if kind == "part":
             repair_id = getattr(event, "repair_id", None)
@@ -168,15 +197,12 @@ class TouchpointFold:
         else:
             row.subject = row.entity
         self.changes.rows[row.touchpoint_id] = row
-        self.changes.rates[(kind, row.month, "touchpoints")] += 1
-        if isinstance(event, Repair.Requested):
-            self._requested(event, row)
-        elif isinstance(event, Repair.Completed) and event.outcome == "fixed":
-            self._fixed(event, row)
-        elif isinstance(event, Case.Opened):
-            self._contact(event, row)
+        self.changes.rates[(kind, month, "touchpoints")] += 1
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(event, row)
         if row.code is not None:
-            self._error(row.subject, row.occurred_us, row.kind, row.month, row.code)
+            self._error(row.subject, occurred_us, kind, month, row.code)
 
     def _requested(self, event: Repair.Requested, row: TouchpointRow) -> None:
         assert event.customer_id is not None
@@ -193,7 +219,9 @@ class TouchpointFold:
             Pending(row.touchpoint_id, event.repair_id, row.occurred_us, row.kind, row.month,
                     row.subject))
 
-    def _fixed(self, event: Repair.Completed, row: TouchpointRow) -> None:
+    def _completed(self, event: Repair.Completed, row: TouchpointRow) -> None:
+        if event.outcome != "fixed":
+            return
         known = self.state.repair(event.repair_id)
         if known is None:  # the write side guarantees the request came first
             return

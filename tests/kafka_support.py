@@ -9,8 +9,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from infra.kafka import make_consumer
-from infra.store import JourneyApplication
-from infra.views import LogEntry, ViewDb
+from infra.store import JourneyApplication, LogEntry
+from infra.views import ViewDb
 
 
 def consume_all(

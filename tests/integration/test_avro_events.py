@@ -32,8 +32,7 @@ from infra.avro_events import (
 )
 from infra.generate import WorkloadOptions, write_workload
 from infra.ingest import Ingestor, LineSource
-from infra.store import JourneyApplication, open_store, store_env
-from infra.views import LogEntry
+from infra.store import JourneyApplication, LogEntry, open_store, store_env
 from schemas import avro_codec
 from tests.kafka_support import log_entries
 from tests.unit.test_upcasting import v1_row

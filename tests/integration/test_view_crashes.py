@@ -22,10 +22,12 @@ pytestmark = pytest.mark.slow
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 
 
-def journey(url: str, *args: str, batch: int = 300) -> subprocess.Popen[bytes]:
+def journey(url: str, *args: str, batch: int = 300, worker_min: int = 50_000
+            ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [JOURNEY, "--db", url, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_VIEW_BATCH_SIZE": str(batch)},
+        env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_VIEW_BATCH_SIZE": str(batch),
+             "JOURNEY_REBUILD_WORKER_MIN": str(worker_min)},
     )
 
 
@@ -95,14 +97,16 @@ def test_kill_9_during_catch_up_then_resume_equals_a_rebuild(loaded: str) -> Non
     assert views(loaded) == resumed
 
 
-def test_kill_9_during_rebuild_leaves_the_live_views_and_a_rerun_completes(loaded: str) -> None:
+@pytest.mark.parametrize("worker_min", [0, 10**9], ids=["fold-in-worker", "fold-here"])
+def test_kill_9_during_rebuild_leaves_the_live_views_and_a_rerun_completes(
+        loaded: str, worker_min: int) -> None:
     finish(journey(loaded, "project"))
     before = views(loaded)
-    victim = journey(loaded, "rebuild", batch=200)
+    victim = journey(loaded, "rebuild", batch=200, worker_min=worker_min)
     kill_when(victim, lambda: tracked(loaded, "view:touchpoints_next") > 3000)
 
     assert views(loaded) == before  # queries kept answering from the untouched live tables
-    finish(journey(loaded, "rebuild"))
+    finish(journey(loaded, "rebuild", worker_min=worker_min))
 
     assert views(loaded) == before
 

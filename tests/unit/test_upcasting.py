@@ -17,8 +17,8 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.invoices import Invoice, terms_days
-from infra.store import JourneyApplication, open_store
-from infra.views import LogEntry, ViewDecoder
+from infra.store import JourneyApplication, LogEntry, open_store
+from infra.views import ViewDecoder
 from schemas.parsing import Parsed, parse_line
 from schemas.touchpoint import InvoiceIssued
 from tests.support import line, tp
