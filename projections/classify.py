@@ -99,24 +99,14 @@ def contract_type(event: Any) -> str | None:
 
 
 def instant(moment: datetime) -> tuple[str, int, str]:
-    """``(iso_z, micros, month_of)`` of a moment at once (the folds' hot path)."""
+    """A moment as the views keep it: RFC 3339 in UTC with a ``Z`` (as ``iso_z``),
+    microseconds since the epoch (a sortable integer for business time), and the UTC
+    calendar month ``YYYY-MM``; all three at once, the folds' hot path."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     text = utc.isoformat()  # "...+00:00"
     delta = utc - _EPOCH
     return (text[:-6] + "Z", (delta.days * 86_400 + delta.seconds) * 1_000_000
             + delta.microseconds, text[:7])
-
-
-def micros(moment: datetime) -> int:
-    """Microseconds since the epoch: a sortable integer for business time."""
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def month_of(moment: datetime) -> str:
-    """The UTC calendar month, ``YYYY-MM``."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}"
 
 
 def iso_z(moment: datetime) -> str:
