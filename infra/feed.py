@@ -88,6 +88,9 @@ class LogFeed:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=10)  # its end of the pipe closes: the receiver returns
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
         while self.receiver.is_alive():
             with suppress(queue.Empty):  # make room for the receiver's last item
                 self.received.get(timeout=0.1)
