@@ -31,7 +31,6 @@ from infra.kafka import ensure_topics, make_consumer, make_producer
 from infra.logs import configure_logging
 from infra.relay import Relay, Topics
 from infra.store import open_store
-from infra.views import ViewDb
 
 PARTITIONS = 6
 
@@ -51,18 +50,13 @@ def relay(url: str, bootstrap: str) -> tuple[int, float]:
 def raw_producer(url: str, bootstrap: str) -> tuple[int, float]:
     """The same bytes (encoded beforehand, not timed) through a bare producer."""
     app = open_store(url)
-    encoder, db = EventEncoder(app), ViewDb(app)
+    encoder = EventEncoder(app)
     topics = Topics("raw", PARTITIONS)
-    messages, position = [], 0
-    while True:
-        with app.journey_recorder._read() as c:
-            batch = db.notifications(c, position, 5000)
-        if not batch:
-            break
+    messages = []
+    for batch in app.journey_recorder.read_log_batches(0, 5000):
         for entry in batch:
             out = encoder.encode(entry)
             messages.append((topics.of(out.kind), out.key, out.value, out.headers))
-        position = batch[-1].id
     app.close()
     ensure_topics(bootstrap, topics.published)
     producer = make_producer(bootstrap)

@@ -56,17 +56,12 @@ def raw_read_decode(url: str) -> tuple[int, float]:
 
 def views_read_decode(url: str) -> tuple[int, float]:
     app = open_store(url)
-    decode, recorder = ViewDecoder(app), app.journey_recorder
-    started, count, position = time.perf_counter(), 0, 0
-    while True:
-        with recorder.read_rows() as c:
-            batch = recorder.read_log(c, position, 5000)
-        if not batch:
-            break
+    decode = ViewDecoder(app)
+    started, count = time.perf_counter(), 0
+    for batch in app.journey_recorder.read_log_batches(0, 5000):
         for entry in batch:
             decode(entry)
         count += len(batch)
-        position = batch[-1].id
     seconds = time.perf_counter() - started
     app.close()
     return count, seconds

@@ -59,16 +59,10 @@ def _moment(value: Any) -> datetime:
 def scan_log(app: JourneyApplication, decode: Callable[[LogEntry], Any] | None = None
              ) -> Iterator[tuple[LogEntry, Any]]:
     """Every stored event in log order, streamed in chunks."""
-    db, position = ViewDb(app), 0
     decode = decode or ViewDecoder(app)
-    while True:
-        with app.journey_recorder._read() as c:
-            batch = db.notifications(c, position, CHUNK)
-        if not batch:
-            return
+    for batch in app.journey_recorder.read_log_batches(0, CHUNK):
         for entry in batch:
             yield entry, decode(entry)
-        position = batch[-1].id
 
 
 # --- history -------------------------------------------------------------------------------------

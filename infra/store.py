@@ -189,6 +189,18 @@ class JourneyRecorderMixin:
                   f"ORDER BY {self.position_sql} LIMIT {self.ph}", (after, limit))
         return [LogEntry(*row) for row in c.fetchall()]
 
+    def read_log_batches(self, after: int = 0, limit: int = 5000
+                         ) -> Iterator[list[LogEntry]]:
+        """The log after notification id ``after``, in log order, in batches of up to
+        ``limit``, each read in a read transaction of its own."""
+        while True:
+            with self.read_rows() as c:
+                batch = self.read_log(c, after, limit)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
     @contextmanager
     def read_rows(self) -> Iterator[Any]:
         """A read transaction whose cursor returns plain positional rows (tuples)."""

@@ -95,9 +95,6 @@ class ViewDb:
             finally:  # the pooled connection goes back to writing the log: full durability
                 settings.execute("PRAGMA synchronous = FULL")
 
-    def notifications(self, c: Any, after: int, limit: int) -> list[LogEntry]:
-        return self.recorder.read_log(c, after, limit)
-
     def table_exists(self, c: Any, table: str) -> bool:
         if self.postgres:
             c.execute("SELECT to_regclass(%s)", (f"{self.schema_prefix}{table}",))
@@ -431,7 +428,7 @@ class Projector:
                 positions = {name: self.db.position(c, TRACKING_PREFIX + name)
                              for name in PROJECTIONS}
                 start = min(positions.values())
-                batch = self.db.notifications(c, start, self.batch_size)
+                batch = self.db.recorder.read_log(c, start, self.batch_size)
                 if not batch:
                     return done
                 touchpoints = TouchpointFold(SqlTouchpointState(self.db, c, t))
@@ -517,13 +514,7 @@ class Projector:
             yield iter(feed.receive, None)
 
     def _fold_here(self, fold: LogFolder) -> Iterator[FoldedBatch]:
-        recorder, position = self.app.journey_recorder, 0
-        while True:
-            with recorder.read_rows() as c:
-                batch = recorder.read_log(c, position, self.batch_size)
-            if not batch:
-                return
-            position = batch[-1].id
+        for batch in self.app.journey_recorder.read_log_batches(0, self.batch_size):
             yield fold(batch)
 
     def _swap(self, c: Any, names: list[str], suffix: str) -> None:

@@ -10,7 +10,6 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from infra.kafka import make_consumer
 from infra.store import JourneyApplication, LogEntry
-from infra.views import ViewDb
 
 
 def consume_all(
@@ -56,10 +55,5 @@ def _partitions(
 
 def log_entries(app: JourneyApplication) -> list[LogEntry]:
     """The log as the relay reads it (ids as hex text on SQLite, UUIDs on PostgreSQL)."""
-    db, entries = ViewDb(app), list[LogEntry]()
-    while True:
-        with app.journey_recorder._read() as c:
-            batch = db.notifications(c, entries[-1].id if entries else 0, 2000)
-        if not batch:
-            return entries
-        entries.extend(batch)
+    return [entry for batch in app.journey_recorder.read_log_batches(0, 2000)
+            for entry in batch]

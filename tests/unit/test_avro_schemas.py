@@ -283,14 +283,6 @@ def official(schema_json: Any) -> avro.schema.Schema:
     return avro.schema.parse(json.dumps(schema_json))
 
 
-def without_logical_types(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: without_logical_types(v) for k, v in node.items() if k != "logicalType"}
-    if isinstance(node, list):
-        return [without_logical_types(v) for v in node]
-    return node
-
-
 def official_decode(schema_json: Any, body: bytes) -> Any:
     schema = official(schema_json)
     return avro.io.DatumReader(schema, schema).read(avro.io.BinaryDecoder(io.BytesIO(body)))
