@@ -22,15 +22,15 @@ from pathlib import Path
 from kafka import TopicPartition
 
 from benchmarks.views import build_log
-from consumers.touchpoints import TouchpointConsumer
-from consumers.views import ViewWorker
-from infra.avro_events import EventEncoder
-from infra.broker import EmbeddedBroker
-from infra.ingest import Ingestor, LineSource
-from infra.kafka import ensure_topics, make_consumer, make_producer
-from infra.logs import configure_logging
-from infra.relay import Relay, Topics
-from infra.store import open_store
+from journey.consumers.touchpoints import TouchpointConsumer
+from journey.consumers.views import ViewWorker
+from journey.infra.avro_events import EventEncoder
+from journey.infra.broker import EmbeddedBroker
+from journey.infra.ingest import Ingestor, LineSource
+from journey.infra.kafka import ensure_topics, make_consumer, make_producer
+from journey.infra.logs import configure_logging
+from journey.infra.relay import Relay, Topics
+from journey.infra.store import open_store
 
 PARTITIONS = 6
 

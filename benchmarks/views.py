@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra.logs import configure_logging
-from infra.store import open_store
-from infra.views import Projector, ViewDecoder, view_queries
+from journey.infra.logs import configure_logging
+from journey.infra.store import open_store
+from journey.infra.views import Projector, ViewDecoder, view_queries
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 

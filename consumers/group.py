@@ -15,8 +15,8 @@ import structlog
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-from infra.kafka import KafkaUnavailable
-from infra.store import OffsetRow
+from journey.infra.kafka import KafkaUnavailable
+from journey.infra.store import OffsetRow
 
 log = structlog.get_logger("journey.consume")
 

@@ -16,19 +16,19 @@ from typing import Any
 
 import structlog
 
-from consumers.group import consume_group
-from infra.failpoints import failpoint
-from infra.ingest import Ingestor, IngestSummary
-from infra.kafka import (
+from journey.consumers.group import consume_group
+from journey.infra.failpoints import failpoint
+from journey.infra.ingest import Ingestor, IngestSummary
+from journey.infra.kafka import (
     KafkaUnavailable,
     close_producer,
     ensure_topics,
     make_consumer,
     make_producer,
 )
-from infra.relay import Topics
-from infra.store import JourneyApplication, OffsetRow, RejectRow
-from infra.views import Projector
+from journey.infra.relay import Topics
+from journey.infra.store import JourneyApplication, OffsetRow, RejectRow
+from journey.infra.views import Projector
 
 log = structlog.get_logger("journey.consume")
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import structlog
 
-from consumers.group import consume_group
-from infra.avro_events import EventDecoder, Incoming
-from infra.kafka import ensure_topics, make_consumer
-from infra.relay import Topics
-from infra.store import JourneyApplication, OffsetRow
-from infra.views import (
+from journey.consumers.group import consume_group
+from journey.infra.avro_events import EventDecoder, Incoming
+from journey.infra.kafka import ensure_topics, make_consumer
+from journey.infra.relay import Topics
+from journey.infra.store import JourneyApplication, OffsetRow
+from journey.infra.views import (
     Projector,
     SqlTouchpointState,
     ViewDb,
@@ -36,9 +36,9 @@ from infra.views import (
     write_stock,
     write_touchpoints,
 )
-from projections.stock import StockFold
-from projections.tables import Tables
-from projections.touchpoints import TouchpointFold
+from journey.projections.stock import StockFold
+from journey.projections.tables import Tables
+from journey.projections.touchpoints import TouchpointFold
 
 log = structlog.get_logger("journey.consume")
 

@@ -9,10 +9,10 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import TouchpointRejected
+from journey.domain.errors import TouchpointRejected
 
 if TYPE_CHECKING:
-    from schemas.touchpoint import Touchpoint
+    from journey.schemas.touchpoint import Touchpoint
 
 #: Namespace of the deterministic aggregate ids (uuid5 of "kind:key").
 JOURNEY_NAMESPACE = UUID("6f1c3f0e-8a57-4b8e-9a59-0c2d3b7e4a11")

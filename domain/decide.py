@@ -16,14 +16,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.base import Entity
-from domain.cases import Case
-from domain.errors import TouchpointRejected
-from domain.invoices import Invoice
-from domain.orders import Order
-from domain.repairs import Repair
-from domain.stock import PartStock
-from schemas import touchpoint as tps
+from journey.domain.base import Entity
+from journey.domain.cases import Case
+from journey.domain.errors import TouchpointRejected
+from journey.domain.invoices import Invoice
+from journey.domain.orders import Order
+from journey.domain.repairs import Repair
+from journey.domain.stock import PartStock
+from journey.schemas import touchpoint as tps
 
 E = TypeVar("E", bound=Entity)
 

@@ -10,10 +10,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent, envelope
 
 if TYPE_CHECKING:
-    from schemas.touchpoint import InvoiceCorrected, InvoiceIssued, InvoicePaid, InvoiceReminderSent
+    from journey.schemas.touchpoint import (
+        InvoiceCorrected,
+        InvoiceIssued,
+        InvoicePaid,
+        InvoiceReminderSent,
+    )
 
 
 class Invoice(Entity):

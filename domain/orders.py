@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from domain.base import Entity, TouchpointEvent, envelope
-from domain.errors import TouchpointRejected
+from journey.domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.errors import TouchpointRejected
 
 if TYPE_CHECKING:
-    from schemas.touchpoint import (
+    from journey.schemas.touchpoint import (
         PurchaseCancelled,
         PurchaseDelivered,
         PurchaseDeliveryFailed,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent, envelope
 
 if TYPE_CHECKING:
-    from schemas.touchpoint import RepairCompleted, RepairRequested, RepairReturned
+    from journey.schemas.touchpoint import RepairCompleted, RepairRequested, RepairReturned
 
 
 class Repair(Entity):

@@ -15,11 +15,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.base import TouchpointEvent, entity_id, envelope
-from domain.errors import TouchpointRejected
+from journey.domain.base import TouchpointEvent, entity_id, envelope
+from journey.domain.errors import TouchpointRejected
 
 if TYPE_CHECKING:
-    from schemas.touchpoint import (
+    from journey.schemas.touchpoint import (
         PartAdjusted,
         PartIssued,
         PartReceived,

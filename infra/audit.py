@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from infra.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
-from infra.store import JourneyApplication, JourneyRecorderMixin
+from journey.infra.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
+from journey.infra.store import JourneyApplication, JourneyRecorderMixin
 
 CHUNK_SIZE = 10_000
 #: After a mismatch, how many later rows that fail too are tried as the other half of a swap.

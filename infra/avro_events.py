@@ -41,17 +41,17 @@ from uuid import UUID
 from eventsourcing.domain import EventSourcingError
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
-from domain.base import JOURNEY_NAMESPACE
-from domain.cases import Case
-from domain.errors import JourneyError
-from domain.invoices import Invoice
-from domain.orders import Order
-from domain.repairs import Repair
-from domain.stock import PartStock
-from schemas import avro_codec
+from journey.domain.base import JOURNEY_NAMESPACE
+from journey.domain.cases import Case
+from journey.domain.errors import JourneyError
+from journey.domain.invoices import Invoice
+from journey.domain.orders import Order
+from journey.domain.repairs import Repair
+from journey.domain.stock import PartStock
+from journey.schemas import avro_codec
 
 if TYPE_CHECKING:
-    from infra.store import JourneyApplication, LogEntry
+    from journey.infra.store import JourneyApplication, LogEntry
 
 KINDS: Final = ("purchase", "invoice", "complaint", "repair", "part")
 

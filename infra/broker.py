@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import structlog
 
-from domain.errors import JourneyError
+from journey.domain.errors import JourneyError
 
 log = structlog.get_logger(__name__)
 

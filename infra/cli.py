@@ -29,18 +29,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from domain.errors import JourneyError
-from infra.audit import verify_log
-from infra.export import export_events, parse_bound, verify_export
-from infra.history import TimeFilter, audit_replay, views_as_of
-from infra.history import history as entity_history
-from infra.ingest import Ingestor, IngestSummary, LineSource
-from infra.logs import configure_logging
-from infra.settings import Settings
-from infra.store import JourneyApplication, open_store
-from infra.views import Projector, view_queries
-from projections.stock import Planning
-from projections.tables import PROJECTIONS, VIEW_PROJECTIONS
+from journey.domain.errors import JourneyError
+from journey.infra.audit import verify_log
+from journey.infra.export import export_events, parse_bound, verify_export
+from journey.infra.history import TimeFilter, audit_replay, views_as_of
+from journey.infra.history import history as entity_history
+from journey.infra.ingest import Ingestor, IngestSummary, LineSource
+from journey.infra.logs import configure_logging
+from journey.infra.settings import Settings
+from journey.infra.store import JourneyApplication, open_store
+from journey.infra.views import Projector, view_queries
+from journey.projections.stock import Planning
+from journey.projections.tables import PROJECTIONS, VIEW_PROJECTIONS
 
 log = structlog.get_logger("journey")
 
@@ -479,7 +479,7 @@ def generate(
     output: Annotated[str, typer.Option("-o", "--output", help="File, or - for stdout")] = "-",
 ) -> None:
     """Write a realistic, deterministic JSON Lines workload across all five kinds."""
-    from infra.generate import WorkloadOptions, write_workload
+    from journey.infra.generate import WorkloadOptions, write_workload
 
     options = WorkloadOptions(customers=customers, seed=seed, error_rate=error_rate,
                               bad_rate=bad_rate, late_rate=late_rate)
@@ -513,4 +513,4 @@ def main() -> None:
 
 # The Kafka commands (publish, consume, tail, broker) live beside this module; importing it
 # registers them on ``app``.
-from infra import cli_kafka  # noqa: E402, F401
+from journey.infra import cli_kafka  # noqa: E402, F401

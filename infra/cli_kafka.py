@@ -20,10 +20,10 @@ import structlog
 import typer
 from rich.table import Table
 
-from consumers.touchpoints import TouchpointConsumer
-from consumers.views import ViewWorker
-from infra.broker import EmbeddedBroker
-from infra.cli import (
+from journey.consumers.touchpoints import TouchpointConsumer
+from journey.consumers.views import ViewWorker
+from journey.infra.broker import EmbeddedBroker
+from journey.infra.cli import (
     DbOption,
     JsonOption,
     _print_summary,
@@ -35,9 +35,9 @@ from infra.cli import (
     stdout,
     store,
 )
-from infra.kafka import kafka_bootstrap
-from infra.relay import Relay, Topics
-from infra.subscriber import read_back, tail_records
+from journey.infra.kafka import kafka_bootstrap
+from journey.infra.relay import Relay, Topics
+from journey.infra.subscriber import read_back, tail_records
 
 log = structlog.get_logger("journey")
 

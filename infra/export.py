@@ -55,10 +55,10 @@ from urllib.parse import quote
 import fastavro
 from eventsourcing.persistence import Notification
 
-from domain.errors import JourneyError
-from domain.repairs import Repair
-from domain.stock import PartStock
-from infra.store import JourneyApplication
+from journey.domain.errors import JourneyError
+from journey.domain.repairs import Repair
+from journey.domain.stock import PartStock
+from journey.infra.store import JourneyApplication
 
 #: Notifications read per query.
 PAGE = 2000

@@ -18,8 +18,8 @@ from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
-from domain.errors import JourneyError
-from infra.store import JourneyApplication, LogEntry, log_wake_ups
+from journey.domain.errors import JourneyError
+from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
 
 #: ``make(app)`` gives the function the feed applies to each batch it reads; it must be
 #: picklable (a module-level function or class, or a ``functools.partial`` of one).

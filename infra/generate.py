@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Generic, TextIO, TypeVar
 
-from domain.errors import REASONS
-from schemas.touchpoint import TOUCHPOINT_TYPES
+from journey.domain.errors import REASONS
+from journey.schemas.touchpoint import TOUCHPOINT_TYPES
 
 __all__ = [
     "DUPLICATE",

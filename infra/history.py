@@ -21,15 +21,15 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.base import entity_id
-from domain.stock import PartStock
-from infra.store import JourneyApplication, LogEntry, StoreError
-from infra.views import Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
-from projections.classify import contract_type, iso_z
-from projections.queries import ViewQueries
-from projections.stock import StockFold
-from projections.tables import PROJECTIONS, Tables, create_statements
-from projections.touchpoints import MemoryTouchpointState, TouchpointFold
+from journey.domain.base import entity_id
+from journey.domain.stock import PartStock
+from journey.infra.store import JourneyApplication, LogEntry, StoreError
+from journey.infra.views import Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
+from journey.projections.classify import contract_type, iso_z
+from journey.projections.queries import ViewQueries
+from journey.projections.stock import StockFold
+from journey.projections.tables import PROJECTIONS, Tables, create_statements
+from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
 
 ENTITY_KINDS = ("order", "invoice", "case", "repair")
 CHUNK = 10_000

@@ -23,9 +23,9 @@ import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.decide import Decider, referenced_ids
-from domain.errors import JourneyError, TouchpointRejected
-from infra.store import (
+from journey.domain.decide import Decider, referenced_ids
+from journey.domain.errors import JourneyError, TouchpointRejected
+from journey.infra.store import (
     AcceptedRow,
     BatchRecords,
     JourneyApplication,
@@ -34,7 +34,7 @@ from infra.store import (
     RunCheckpoint,
     StoreError,
 )
-from schemas.parsing import Invalid, Parsed, parse_line
+from journey.schemas.parsing import Invalid, Parsed, parse_line
 
 log = structlog.get_logger("journey.ingest")
 

@@ -16,8 +16,8 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from domain.errors import JourneyError
-from infra.broker import EmbeddedBroker
+from journey.domain.errors import JourneyError
+from journey.infra.broker import EmbeddedBroker
 
 log = structlog.get_logger(__name__)
 

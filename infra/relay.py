@@ -25,11 +25,11 @@ import structlog
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from infra.avro_events import KINDS, EventEncoder
-from infra.failpoints import failpoint
-from infra.feed import LogFeed
-from infra.kafka import KafkaUnavailable, close_producer, ensure_topics, make_producer
-from infra.store import JourneyApplication, LogEntry
+from journey.infra.avro_events import KINDS, EventEncoder
+from journey.infra.failpoints import failpoint
+from journey.infra.feed import LogFeed
+from journey.infra.kafka import KafkaUnavailable, close_producer, ensure_topics, make_producer
+from journey.infra.store import JourneyApplication, LogEntry
 
 log = structlog.get_logger("journey.relay")
 

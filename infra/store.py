@@ -47,8 +47,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteTransaction
 from psycopg.sql import SQL, Identifier
 
-from domain.errors import JourneyError
-from infra.chain import (
+from journey.domain.errors import JourneyError
+from journey.infra.chain import (
     ZERO_HASH,
     audit_key,
     crosses_seal_mark,
@@ -56,7 +56,7 @@ from infra.chain import (
     oid_text,
     seal_mac,
 )
-from infra.settings import AUDIT_SECRET_ENV
+from journey.infra.settings import AUDIT_SECRET_ENV
 
 CHUNK = 500  # ids per IN (...) query
 
@@ -809,7 +809,7 @@ def _dialect_env(url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "60",
-            "APPLICATION_RECORDER_TOPIC": "infra.store:JourneySQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "journey.infra.store:JourneySQLiteRecorder",
         }
     if parsed.scheme in ("postgresql", "postgres"):
         query = parse_qs(parsed.query)
@@ -824,7 +824,7 @@ def _dialect_env(url: str) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "60",
             "POSTGRES_POOL_SIZE": "3",
-            "APPLICATION_RECORDER_TOPIC": "infra.store:JourneyPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "journey.infra.store:JourneyPostgresRecorder",
         }
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
 

@@ -17,8 +17,8 @@ from uuid import UUID
 
 from kafka import TopicPartition
 
-from infra.kafka import make_consumer
-from schemas.avro_codec import MAGIC, decode
+from journey.infra.kafka import make_consumer
+from journey.schemas.avro_codec import MAGIC, decode
 
 #: Stop reading back once nothing arrived for this long after the expected count.
 SETTLE = 0.5

@@ -25,9 +25,9 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import resolve_topic
 
-from domain.stock import PartStock
-from infra.feed import LogFeed, cycles_uncollected
-from infra.store import (
+from journey.domain.stock import PartStock
+from journey.infra.feed import LogFeed, cycles_uncollected
+from journey.infra.store import (
     ImmediateTransaction,
     JourneyApplication,
     JourneyPostgresRecorder,
@@ -35,9 +35,9 @@ from infra.store import (
     TupleCursor,
     log_wake_ups,
 )
-from projections.stock import Pair, Planning, StockFold, StockWrites, blank_stock
-from projections.tables import PROJECTIONS, Tables, create_statements
-from projections.touchpoints import (
+from journey.projections.stock import Pair, Planning, StockFold, StockWrites, blank_stock
+from journey.projections.tables import PROJECTIONS, Tables, create_statements
+from journey.projections.touchpoints import (
     MemoryTouchpointState,
     Pending,
     TouchpointFold,
@@ -536,7 +536,7 @@ class Projector:
 @contextmanager
 def view_queries(app: JourneyApplication) -> Iterator[Any]:
     """Typed queries over the live views, in one read transaction."""
-    from projections.queries import ViewQueries
+    from journey.projections.queries import ViewQueries
 
     db = ViewDb(app)
     if not _views_current(app, db):

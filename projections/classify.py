@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.base import TouchpointEvent
-from domain.cases import Case
-from domain.invoices import Invoice
-from domain.orders import Order
-from domain.repairs import Repair
-from domain.stock import PartStock
+from journey.domain.base import TouchpointEvent
+from journey.domain.cases import Case
+from journey.domain.invoices import Invoice
+from journey.domain.orders import Order
+from journey.domain.repairs import Repair
+from journey.domain.stock import PartStock
 
 #: A repair request is a repeat when the serial had another repair completed ``fixed`` at most
 #: this long before it (30 x 24 h, by occurred_at).

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from projections.stock import STORED_WINDOW_DAYS, Planning
-from projections.tables import Tables
+from journey.projections.stock import STORED_WINDOW_DAYS, Planning
+from journey.projections.tables import Tables
 
 
 class TimelineEntry(TypedDict):

@@ -25,7 +25,7 @@ from functools import cached_property
 from statistics import NormalDist
 from typing import Any
 
-from domain.stock import PartStock
+from journey.domain.stock import PartStock
 
 Pair = tuple[str, str]
 

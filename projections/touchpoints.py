@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain.cases import Case
-from domain.repairs import Repair
-from projections.classify import (
+from journey.domain.cases import Case
+from journey.domain.repairs import Repair
+from journey.projections.classify import (
     REPEAT_WINDOW_US,
     TOUCHPOINT_CLASSES,
     instant,

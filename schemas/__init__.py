@@ -4,8 +4,8 @@
 ``invalid``); ``schemas.touchpoint`` holds one frozen pydantic model per touchpoint type.
 """
 
-from schemas.parsing import MAX_LINE_BYTES, SCHEMA_REASONS, Invalid, Parsed, parse_line
-from schemas.touchpoint import TOUCHPOINT_TYPES, PartTouchpoint, Touchpoint, kind_of
+from journey.schemas.parsing import MAX_LINE_BYTES, SCHEMA_REASONS, Invalid, Parsed, parse_line
+from journey.schemas.touchpoint import TOUCHPOINT_TYPES, PartTouchpoint, Touchpoint, kind_of
 
 __all__ = [
     "MAX_LINE_BYTES",

@@ -26,7 +26,7 @@ from typing import Any, Final, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.touchpoint import PRESENCE_ERROR, TOUCHPOINT_TYPES, VALUE_ERROR, Touchpoint
+from journey.schemas.touchpoint import PRESENCE_ERROR, TOUCHPOINT_TYPES, VALUE_ERROR, Touchpoint
 
 MAX_LINE_BYTES: Final = 1024 * 1024
 

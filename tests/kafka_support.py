@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from infra.kafka import make_consumer
-from infra.store import JourneyApplication, LogEntry
+from journey.infra.kafka import make_consumer
+from journey.infra.store import JourneyApplication, LogEntry
 
 
 def consume_all(

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.ingest import Ingestor
-from infra.store import JourneyApplication, open_store
+from journey.infra.ingest import Ingestor
+from journey.infra.store import JourneyApplication, open_store
 from tests.support import case, invoice, line, order, part, repair, tp
 
 ACCEPTED = "accepted"

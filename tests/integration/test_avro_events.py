@@ -17,11 +17,12 @@ from uuid import uuid5
 import avro.io
 import avro.schema
 import pytest
+from eventsourcing.utils import resolve_topic
 
-from domain.base import JOURNEY_NAMESPACE
-from domain.invoices import Invoice
-from domain.stock import PartStock
-from infra.avro_events import (
+from journey.domain.base import JOURNEY_NAMESPACE
+from journey.domain.invoices import Invoice
+from journey.domain.stock import PartStock
+from journey.infra.avro_events import (
     EVENT_CLASSES,
     KINDS,
     EventDecodeError,
@@ -30,11 +31,12 @@ from infra.avro_events import (
     EventEncoder,
     Outgoing,
 )
-from infra.generate import WorkloadOptions, write_workload
-from infra.ingest import Ingestor, LineSource
-from infra.store import JourneyApplication, LogEntry, open_store, store_env
-from schemas import avro_codec
+from journey.infra.generate import WorkloadOptions, write_workload
+from journey.infra.ingest import Ingestor, LineSource
+from journey.infra.store import JourneyApplication, LogEntry, open_store, store_env
+from journey.schemas import avro_codec
 from tests.kafka_support import log_entries
+from tests.unit.test_upcasting import TOPIC as V1_TOPIC
 from tests.unit.test_upcasting import v1_row
 
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "avro"
@@ -93,7 +95,9 @@ def official_decode(schemas: dict[bytes, avro.schema.Schema], value: bytes) -> t
 def test_the_store_holds_every_event_type_and_a_v1_invoice(
         published: list[tuple[LogEntry, Outgoing]]) -> None:
     topics = {entry.topic for entry, _ in published}
-    assert {f"{c.__module__}:{c.__qualname__}" for c in EVENT_CLASSES} == topics
+    # The v1 row was written before the journey namespace: its topic names the old module.
+    assert V1_TOPIC in topics
+    assert {f"{c.__module__}:{c.__qualname__}" for c in EVENT_CLASSES} == topics - {V1_TOPIC}
     assert any(b'"class_version"' not in bytes(e.state) and e.topic.endswith("Invoice.Issued")
                for e, _ in published)
 
@@ -122,7 +126,11 @@ def test_every_message_decodes_back_into_the_event_the_store_holds(
         incoming = decoder.decode(out.value)
 
         assert type(expected) is type(incoming.event)
-        assert vars(expected) == vars(incoming.event), entry.id
+        stored, decoded = dict(vars(expected)), dict(vars(incoming.event))
+        if "originator_topic" in stored:  # a v1 row names the pre-namespace module: same class
+            assert (resolve_topic(stored.pop("originator_topic"))
+                    is resolve_topic(decoded.pop("originator_topic"))), entry.id
+        assert stored == decoded, entry.id
         assert entry.id == incoming.notification_id
 
 
@@ -194,7 +202,8 @@ def test_a_part_registration_and_its_first_movement_share_a_key(
         assert "touchpoint_id" not in dict(out.headers)
     keys = {out.key for out in registered}
     moved = {out.key for entry, out in published
-             if entry.topic.startswith("domain.stock:") and not entry.topic.endswith("Registered")}
+             if entry.topic.startswith("journey.domain.stock:")
+             and not entry.topic.endswith("Registered")}
     assert keys == moved
 
 
@@ -222,13 +231,13 @@ def test_a_compressed_store_is_published_through_the_mapper_alike(tmp_path: Path
 def test_an_unknown_topic_or_a_foreign_value_is_our_error(app: JourneyApplication) -> None:
     entry = log_entries(app)[0]
     with pytest.raises(EventEncodeError, match="no Avro schema"):
-        EventEncoder(app).encode(entry._replace(topic="domain.orders:Order.Shipped"))
+        EventEncoder(app).encode(entry._replace(topic="journey.domain.orders:Order.Shipped"))
     with pytest.raises(EventEncodeError, match="cannot be published"):
         EventEncoder(app).encode(entry._replace(state=b"{not json"))
     registered = next(e for e in log_entries(app) if e.topic.endswith("Registered"))
-    elsewhere = bytes(registered.state).replace(b'"domain.stock:PartStock"',
-                                                b'"domain.orders:Order"')
-    with pytest.raises(EventEncodeError, match=r"names aggregate 'domain\.orders:Order'"):
+    elsewhere = bytes(registered.state).replace(b'"journey.domain.stock:PartStock"',
+                                                b'"journey.domain.orders:Order"')
+    with pytest.raises(EventEncodeError, match=r"names aggregate 'journey\.domain\.orders:Order'"):
         EventEncoder(app).encode(registered._replace(state=elsewhere))
     with pytest.raises(EventDecodeError, match="not Avro single-object encoding"):
         EventDecoder().decode(b'{"order_id": "O1"}')
@@ -239,4 +248,4 @@ def test_registration_events_keep_their_aggregate_topic(
     (out,) = [out for entry, out in published if entry.topic.endswith("Registered")][:1]
     event = EventDecoder().decode(out.value).event
     assert isinstance(event, PartStock.Registered)
-    assert event.originator_topic == "domain.stock:PartStock"
+    assert event.originator_topic == "journey.domain.stock:PartStock"

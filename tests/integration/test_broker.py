@@ -15,10 +15,10 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 from structlog.testing import capture_logs
 
-from domain.errors import JourneyError
-from infra import kafka as journey_kafka
-from infra.broker import EmbeddedBroker
-from infra.kafka import (
+from journey.domain.errors import JourneyError
+from journey.infra import kafka as journey_kafka
+from journey.infra.broker import EmbeddedBroker
+from journey.infra.kafka import (
     TopicMismatch,
     close_producer,
     ensure_topics,

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from consumers.touchpoints import TouchpointConsumer
-from consumers.views import ViewWorker
-from infra.generate import WorkloadOptions, generate
-from infra.ingest import Ingestor
-from infra.kafka import ensure_topics, make_producer
-from infra.relay import Relay, Topics
-from infra.store import JourneyApplication, open_store
-from infra.views import Projector, view_queries
+from journey.consumers.touchpoints import TouchpointConsumer
+from journey.consumers.views import ViewWorker
+from journey.infra.generate import WorkloadOptions, generate
+from journey.infra.ingest import Ingestor
+from journey.infra.kafka import ensure_topics, make_producer
+from journey.infra.relay import Relay, Topics
+from journey.infra.store import JourneyApplication, open_store
+from journey.infra.views import Projector, view_queries
 from tests.conftest import POSTGRES, _drop_schema, _postgres_url
 from tests.kafka_support import consume_all
 

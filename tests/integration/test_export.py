@@ -14,7 +14,7 @@ from uuid import UUID
 import fastavro
 import pytest
 
-from infra.export import (
+from journey.infra.export import (
     FILE_METADATA,
     FORMAT,
     ExportError,
@@ -24,8 +24,8 @@ from infra.export import (
     store_url,
     verify_export,
 )
-from infra.ingest import Ingestor
-from infra.store import JourneyApplication, open_store
+from journey.infra.ingest import Ingestor
+from journey.infra.store import JourneyApplication, open_store
 from tests.support import case, invoice, line, order, part, repair, tp
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -214,7 +214,7 @@ def test_reading_the_log_in_any_page_size_selects_the_same(
         app: JourneyApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         page: int) -> None:
     export_events(app, tmp_path / "big.avro", customer="C2")
-    monkeypatch.setattr("infra.export.PAGE", page)
+    monkeypatch.setattr("journey.infra.export.PAGE", page)
     export_events(app, tmp_path / "small.avro", customer="C2")
     assert read(tmp_path / "big.avro")[2] == read(tmp_path / "small.avro")[2]
     assert expected("C2") == touchpoints_in(read(tmp_path / "small.avro")[2])

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.ingest import Ingestor
-from infra.store import open_store
+from journey.infra.ingest import Ingestor
+from journey.infra.store import open_store
 from tests.support import line, order, part, repair, tp
 
 json_values = st.recursive(
@@ -65,7 +65,7 @@ def test_the_touchpoint_id_is_in_the_context_of_what_is_logged_while_deciding_it
     import structlog
     from structlog.testing import capture_logs
 
-    from infra.logs import configure_logging
+    from journey.infra.logs import configure_logging
 
     configure_logging("debug")
     app = open_store(f"sqlite:///{tmp_path / 'j.db'}")

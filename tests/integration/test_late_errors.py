@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.ingest import Ingestor
-from infra.store import open_store
-from infra.views import Projector, view_queries
+from journey.infra.ingest import Ingestor
+from journey.infra.store import open_store
+from journey.infra.views import Projector, view_queries
 from tests.support import case, line, order, tp
 
 

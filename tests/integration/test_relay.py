@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from infra.avro_events import EventEncoder
-from infra.broker import EmbeddedBroker
-from infra.generate import WorkloadOptions, write_workload
-from infra.ingest import Ingestor, LineSource
-from infra.relay import Relay, Topics, partition_of
-from infra.store import JourneyApplication, LeaseHeld, open_store
-from schemas.avro_codec import decode
+from journey.infra.avro_events import EventEncoder
+from journey.infra.broker import EmbeddedBroker
+from journey.infra.generate import WorkloadOptions, write_workload
+from journey.infra.ingest import Ingestor, LineSource
+from journey.infra.relay import Relay, Topics, partition_of
+from journey.infra.store import JourneyApplication, LeaseHeld, open_store
+from journey.schemas.avro_codec import decode
 from tests.kafka_support import consume_all, log_entries
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))

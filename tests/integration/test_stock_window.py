@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from infra.generate import WorkloadOptions, write_workload
-from infra.ingest import Ingestor
-from infra.store import JourneyApplication, open_store
-from infra.views import Projector, ViewDb, view_queries
-from projections.stock import Planning
-from projections.tables import PROJECTIONS
+from journey.infra.generate import WorkloadOptions, write_workload
+from journey.infra.ingest import Ingestor
+from journey.infra.store import JourneyApplication, open_store
+from journey.infra.views import Projector, ViewDb, view_queries
+from journey.projections.stock import Planning
+from journey.projections.tables import PROJECTIONS
 from tests.support import line, part, repair
 
 

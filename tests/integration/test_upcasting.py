@@ -14,11 +14,11 @@ from typing import Any
 import fastavro
 import pytest
 
-from domain.invoices import Invoice
-from infra.export import export_events, verify_export
-from infra.ingest import Ingestor
-from infra.store import JourneyApplication, open_store
-from infra.views import Projector, view_queries
+from journey.domain.invoices import Invoice
+from journey.infra.export import export_events, verify_export
+from journey.infra.ingest import Ingestor
+from journey.infra.store import JourneyApplication, open_store
+from journey.infra.views import Projector, view_queries
 from tests.support import invoice, line, order, tp
 from tests.unit.test_upcasting import V1_STATE, v1_row
 

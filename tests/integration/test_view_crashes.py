@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from infra.generate import WorkloadOptions, write_workload
-from infra.store import open_store
-from infra.views import Projector, ViewDb
-from projections.tables import PROJECTIONS
+from journey.infra.generate import WorkloadOptions, write_workload
+from journey.infra.store import open_store
+from journey.infra.views import Projector, ViewDb
+from journey.projections.tables import PROJECTIONS
 
 pytestmark = pytest.mark.slow
 

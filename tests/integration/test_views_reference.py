@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from infra.store import open_store
+from journey.infra.store import open_store
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 TIMEOUT = 300  # seconds per command: generous, a whole workload takes a few seconds
@@ -72,7 +72,7 @@ def generate(path: Path, customers: int, seed: int, late_rate: float | None = No
 # start (about half a second each on a small machine), not twenty.
 _MANY = """
 import contextlib, io, json, sys
-from infra.cli import main
+from journey.infra.cli import main
 argvs, answer_path = json.loads(sys.argv[1]), sys.argv[2]
 answers = []
 for argv in argvs:

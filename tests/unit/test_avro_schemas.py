@@ -34,10 +34,10 @@ from eventsourcing.domain import Aggregate
 from hypothesis import given
 from hypothesis import strategies as st
 
-import domain
-from infra.avro_events import CONVERTED, EVENT_CLASSES, IDENTITY_FIELDS, schema_name
-from schemas import avro_codec
-from schemas.avro_codec import AvroDecodeError, AvroEncodeError
+import journey.domain
+from journey.infra.avro_events import CONVERTED, EVENT_CLASSES, IDENTITY_FIELDS, schema_name
+from journey.schemas import avro_codec
+from journey.schemas.avro_codec import AvroDecodeError, AvroEncodeError
 
 NAMES = avro_codec.names()
 SHORT = [name.rpartition(".")[2] for name in NAMES]
@@ -323,8 +323,8 @@ def domain_event_classes() -> set[type[Any]]:
     that others derive from (``PartStock.Movement``) is a shared base, not a stored event.
     """
     found: set[type[Any]] = set()
-    for info in pkgutil.iter_modules(domain.__path__):
-        module = importlib.import_module(f"domain.{info.name}")
+    for info in pkgutil.iter_modules(journey.domain.__path__):
+        module = importlib.import_module(f"journey.domain.{info.name}")
         for aggregate in vars(module).values():
             if not (inspect.isclass(aggregate) and issubclass(aggregate, Aggregate)
                     and aggregate.__module__ == module.__name__):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from infra.generate import (
+from journey.infra.generate import (
     REJECT_REASONS,
     TYPES,
     WorkloadOptions,

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import SCHEMA_REASONS, TOUCHPOINT_TYPES, Invalid, Parsed, parse_line
+from journey.schemas import SCHEMA_REASONS, TOUCHPOINT_TYPES, Invalid, Parsed, parse_line
 from tests.unit.test_schemas import VALID, example
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from schemas import MAX_LINE_BYTES, TOUCHPOINT_TYPES, Invalid, Parsed, kind_of, parse_line
-from schemas import touchpoint as tps
-from schemas.parsing import _content_hash
+from journey.schemas import MAX_LINE_BYTES, TOUCHPOINT_TYPES, Invalid, Parsed, kind_of, parse_line
+from journey.schemas import touchpoint as tps
+from journey.schemas.parsing import _content_hash
 
 ENVELOPE = {"touchpoint_id": "tp-1", "occurred_at": "2024-05-01T10:15:00+02:00"}
 

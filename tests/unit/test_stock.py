@@ -8,10 +8,10 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
-from domain.decide import Decider
-from domain.errors import TouchpointRejected
-from domain.stock import PartStock
-from schemas.parsing import Parsed, parse_line
+from journey.domain.decide import Decider
+from journey.domain.errors import TouchpointRejected
+from journey.domain.stock import PartStock
+from journey.schemas.parsing import Parsed, parse_line
 from tests.support import line, part, repair
 
 

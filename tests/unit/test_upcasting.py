@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain.invoices import Invoice, terms_days
-from infra.store import JourneyApplication, LogEntry, open_store
-from infra.views import ViewDecoder
-from schemas.parsing import Parsed, parse_line
-from schemas.touchpoint import InvoiceIssued
+from journey.domain.invoices import Invoice, terms_days
+from journey.infra.store import JourneyApplication, LogEntry, open_store
+from journey.infra.views import ViewDecoder
+from journey.schemas.parsing import Parsed, parse_line
+from journey.schemas.touchpoint import InvoiceIssued
 from tests.support import line, tp
 
 TOPIC = "domain.invoices:Invoice.Issued"

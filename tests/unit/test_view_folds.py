@@ -10,11 +10,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
-from domain.decide import Decider
-from domain.stock import PartStock
-from projections.stock import Planning, StockFold
-from projections.touchpoints import MemoryTouchpointState, TouchpointFold
-from schemas.parsing import Parsed, parse_line
+from journey.domain.decide import Decider
+from journey.domain.stock import PartStock
+from journey.projections.stock import Planning, StockFold
+from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
+from journey.schemas.parsing import Parsed, parse_line
 from tests.support import case, invoice, line, order, part, repair, tp
 
 DAY = "2026-01-01T00:00:00Z"
