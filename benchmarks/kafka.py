@@ -24,12 +24,13 @@ from kafka import TopicPartition
 from benchmarks.views import build_log
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
-from journey.infra.avro_events import EventEncoder
-from journey.infra.broker import EmbeddedBroker
 from journey.infra.ingest import Ingestor, LineSource
-from journey.infra.kafka import ensure_topics, make_consumer, make_producer
+from journey.infra.kafka.broker import EmbeddedBroker
+from journey.infra.kafka.client import ensure_topics, make_consumer, make_producer
+from journey.infra.kafka.codec import EventEncoder
+from journey.infra.kafka.relay import Relay
+from journey.infra.kafka.topics import Topics
 from journey.infra.logs import configure_logging
-from journey.infra.relay import Relay, Topics
 from journey.infra.store import open_store
 
 PARTITIONS = 6

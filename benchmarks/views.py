@@ -23,7 +23,8 @@ from pathlib import Path
 
 from journey.infra.logs import configure_logging
 from journey.infra.store import open_store
-from journey.infra.views import Projector, ViewDecoder, view_queries
+from journey.infra.views.decoder import ViewDecoder
+from journey.infra.views.projector import Projector, view_queries
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 

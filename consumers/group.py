@@ -15,7 +15,7 @@ import structlog
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-from journey.infra.kafka import KafkaUnavailable
+from journey.infra.kafka.client import KafkaUnavailable
 from journey.infra.store import OffsetRow
 
 log = structlog.get_logger("journey.consume")

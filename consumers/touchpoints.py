@@ -19,16 +19,16 @@ import structlog
 from journey.consumers.group import consume_group
 from journey.infra.failpoints import failpoint
 from journey.infra.ingest import Ingestor, IngestSummary
-from journey.infra.kafka import (
+from journey.infra.kafka.client import (
     KafkaUnavailable,
     close_producer,
     ensure_topics,
     make_consumer,
     make_producer,
 )
-from journey.infra.relay import Topics
+from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow, RejectRow
-from journey.infra.views import Projector
+from journey.infra.views.projector import Projector
 
 log = structlog.get_logger("journey.consume")
 

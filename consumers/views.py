@@ -24,21 +24,14 @@ from typing import Any
 import structlog
 
 from journey.consumers.group import consume_group
-from journey.infra.avro_events import EventDecoder, Incoming
-from journey.infra.kafka import ensure_topics, make_consumer
-from journey.infra.relay import Topics
+from journey.infra.kafka.client import ensure_topics, make_consumer
+from journey.infra.kafka.codec import EventDecoder, Incoming
+from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow
-from journey.infra.views import (
-    Projector,
-    SqlTouchpointState,
-    ViewDb,
-    load_stock,
-    write_stock,
-    write_touchpoints,
-)
-from journey.projections.stock import StockFold
+from journey.infra.views.database import ViewDb
+from journey.infra.views.projector import Projector
 from journey.projections.tables import Tables
-from journey.projections.touchpoints import TouchpointFold
+from journey.projections.views import fold_and_write
 
 log = structlog.get_logger("journey.consume")
 
@@ -129,15 +122,10 @@ class ViewWorker:
         return offsets
 
     def _fold(self, c: Any, t: Tables, events: list[Incoming]) -> None:
-        touchpoints = TouchpointFold(SqlTouchpointState(self.db, c, t))
-        stock = StockFold(load_stock(self.db, c, t))
-        for incoming in events:
-            touchpoints.apply(incoming.event, incoming.notification_id)
-            stock.apply(incoming.event)
-        write_touchpoints(self.db, c, t, touchpoints.changes.writes())
-        write_stock(self.db, c, t, stock.changes.writes())
-        if touchpoints.changes.repairs:  # part movements that arrived before their request
+        written = fold_and_write(self.db, c, t, ((incoming.notification_id, incoming.event)
+                                                 for incoming in events))
+        if written.repairs:  # part movements that arrived before their request
             c.executemany(self.db.sql(
                 f"UPDATE {t.view_touchpoints} SET customer_id = ? "
                 "WHERE repair_id = ? AND customer_id IS NULL"),
-                [(customer, repair_id) for repair_id, customer, _ in touchpoints.changes.repairs])
+                [(customer, repair_id) for repair_id, customer, _ in written.repairs])

@@ -11,11 +11,15 @@
 
 ``available`` is ``on_hand - reserved``. A rebuild fills the same tables with the suffix
 ``_next`` and renames them over the live ones in one transaction.
+
+Each view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
+``stock/table.py``); ``projections.views`` puts them together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 #: Each projection: its tracking name and its tables.
 PROJECTIONS: dict[str, tuple[str, ...]] = {
@@ -25,6 +29,14 @@ PROJECTIONS: dict[str, tuple[str, ...]] = {
 }
 #: What `journey rebuild VIEW` rebuilds: timeline and errors share one projection.
 VIEW_PROJECTIONS = {"timeline": "touchpoints", "errors": "touchpoints", "stock": "stock"}
+
+
+class Dialect(Protocol):
+    """What the tables' code needs of a database: its placeholder style."""
+
+    def sql(self, statement: str) -> str:
+        """``statement`` (written with ``?`` placeholders) in the database's own style."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,52 +50,3 @@ class Tables:
         if name.startswith("view_"):
             return f"{self.prefix}{name}{self.suffix}"
         raise AttributeError(name)
-
-
-def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
-    """DDL per projection; ``uid`` keeps index names unique across generations, so run it
-    once per generation of tables (index names outlive the renames of a rebuild)."""
-    return {
-        "touchpoints": [
-            f"CREATE TABLE IF NOT EXISTS {t.view_touchpoints} ("
-            "touchpoint_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, customer_id TEXT, "
-            "kind TEXT NOT NULL, type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-            "occurred_us BIGINT NOT NULL, month TEXT NOT NULL, entity TEXT NOT NULL, "
-            "subject TEXT, upstream_error TEXT, code TEXT, serial TEXT, repair_id TEXT, "
-            "demand TEXT, contact_subject TEXT, failure INTEGER)",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_timeline ON {t.view_touchpoints} "
-            "(customer_id, occurred_us, seq)",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_errors ON {t.view_touchpoints} "
-            "(subject, occurred_us) WHERE code IS NOT NULL",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_requests ON {t.view_touchpoints} "
-            "(serial) WHERE code IS NULL AND serial IS NOT NULL",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_contacts ON {t.view_touchpoints} "
-            "(contact_subject) WHERE failure = 0",
-            f"CREATE TABLE IF NOT EXISTS {t.view_repairs} ("
-            "repair_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, serial TEXT NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {t.view_fixed} ("
-            "serial TEXT NOT NULL, repair_id TEXT NOT NULL, occurred_us BIGINT NOT NULL)",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_fixed ON {t.view_fixed} (serial)",
-            f"CREATE TABLE IF NOT EXISTS {t.view_error_rates} (kind TEXT NOT NULL, "
-            "month TEXT NOT NULL, touchpoints BIGINT NOT NULL, errors BIGINT NOT NULL, "
-            "PRIMARY KEY (kind, month))",
-            f"CREATE TABLE IF NOT EXISTS {t.view_error_codes} ("
-            "code TEXT PRIMARY KEY, count BIGINT NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {t.view_failure_demand} (month TEXT PRIMARY KEY, "
-            "contacts BIGINT NOT NULL, failure BIGINT NOT NULL)",
-        ],
-        "stock": [
-            f"CREATE TABLE IF NOT EXISTS {t.view_stock} (part_id TEXT NOT NULL, "
-            "location TEXT NOT NULL, on_hand BIGINT NOT NULL, reserved BIGINT NOT NULL, "
-            "backordered BIGINT NOT NULL, reservations TEXT NOT NULL, backorders TEXT NOT NULL, "
-            "window_qty BIGINT NOT NULL DEFAULT 0, window_squares BIGINT NOT NULL DEFAULT 0, "
-            "PRIMARY KEY (part_id, location))",
-            f"CREATE TABLE IF NOT EXISTS {t.view_stock_issues} (part_id TEXT NOT NULL, "
-            "location TEXT NOT NULL, day TEXT NOT NULL, qty BIGINT NOT NULL, "
-            "PRIMARY KEY (part_id, location, day))",
-            f"CREATE INDEX IF NOT EXISTS ix_{uid}_issues_day ON {t.view_stock_issues} "
-            "(day, part_id, location, qty)",  # covers the planning window's sums
-            f"CREATE TABLE IF NOT EXISTS {t.view_stock_meta} ("
-            "key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        ],
-    }

@@ -59,7 +59,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if KAFKA:
         yield KAFKA
         return
-    from journey.infra.broker import EmbeddedBroker
+    from journey.infra.kafka.broker import EmbeddedBroker
 
     log_path = tmp_path_factory.mktemp("kafka") / "broker.log"
     with EmbeddedBroker(log_path=log_path) as broker:

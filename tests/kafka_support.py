@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from journey.infra.kafka import make_consumer
+from journey.infra.kafka.client import make_consumer
 from journey.infra.store import JourneyApplication, LogEntry
 
 

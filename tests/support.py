@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+
+from journey.domain.decide import Decider
+from journey.domain.errors import TouchpointRejected
+from journey.domain.invoices import Invoice
+from journey.schemas.parsing import Parsed, parse_line
+from journey.schemas.touchpoint import Touchpoint
 
 _ids = itertools.count(1)
 
@@ -52,3 +63,76 @@ def repair(repair_id: str = "R1", **kw: Any) -> dict[str, Any]:
 def part(type_: str, qty: int = 1, part_id: str = "P1", location: str = "WH1",
          **kw: Any) -> dict[str, Any]:
     return tp(f"part.{type_}", part_id=part_id, location=location, qty=qty, **kw)
+
+
+# Deciding in memory: the real parser and decider over a dict of aggregates (no store).
+
+class Memory:
+    """Aggregates in a dict: enough for the decider, nothing persisted."""
+
+    def __init__(self) -> None:
+        self.items: dict[UUID, Aggregate] = {}
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        return self.items.get(aggregate_id)
+
+    def decide(self, obj: dict[str, Any]) -> list[Aggregate.Event]:
+        """Accept one touchpoint: keep the aggregates it changed, return the events it caused."""
+        changed = Decider(self).decide(_validated(obj))
+        for aggregate in changed:
+            self.items[aggregate.id] = aggregate
+        return [event for aggregate in changed for event in aggregate.collect_events()]
+
+    def refusal(self, obj: dict[str, Any]) -> Refused:
+        """Why a touchpoint is refused; fails when it is accepted."""
+        try:
+            Decider(self).decide(_validated(obj))
+        except TouchpointRejected as refused:
+            return Refused(refused.reason)
+        raise AssertionError(f"accepted, expected a refusal: {obj}")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A refusal by its contract reason (2.1), e.g. ``Refused("invalid_transition")``."""
+
+    reason: str
+
+
+def _validated(obj: dict[str, Any]) -> Touchpoint:
+    parsed = parse_line(line(obj))
+    assert isinstance(parsed, Parsed), parsed
+    return parsed.touchpoint
+
+
+#: What every stored event has besides its own fields.
+IDENTITY_FIELDS = frozenset({"originator_id", "originator_version", "timestamp",
+                             "originator_topic"})
+
+
+def event_fields(event: Aggregate.Event) -> dict[str, Any]:
+    """An event's fields: the touchpoint envelope and its own, without identity and timestamp."""
+    return {name: value for name, value in vars(event).items() if name not in IDENTITY_FIELDS}
+
+
+# An ``invoice.issued`` event as the engine stored it before ``Invoice.Issued`` version 2.
+
+#: The topic v1 rows carry (the engine's modules were top-level packages then).
+V1_TOPIC = "domain.invoices:Invoice.Issued"
+
+#: An ``invoice.issued`` event exactly as the engine stored it before version 2.
+V1_STATE = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2025-11-03T09:15:02.123456+00:00"},'
+    b'"originator_topic":"domain.invoices:Invoice","touchpoint_id":"tp-legacy-1",'
+    b'"occurred_at":{"_type_":"datetime_iso","_data_":"2025-11-02T23:30:00+00:00"},'
+    b'"customer_id":"C1","channel":"email","source":"billing","error":null,'
+    b'"invoice_id":"I-OLD","amount":{"_type_":"decimal_str","_data_":"120.00"},'
+    b'"currency":"EUR","due_date":{"_type_":"date_iso","_data_":"2025-12-02"},'
+    b'"order_id":null}'
+)
+
+
+def v1_row(state: bytes = V1_STATE, key: str = "I-OLD") -> StoredEvent:
+    """The v1 event as a stored row: no ``class_version``, no ``terms_days``."""
+    return StoredEvent(originator_id=Invoice.id_for(key), originator_version=1, topic=V1_TOPIC,
+                       state=state)

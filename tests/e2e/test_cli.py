@@ -95,7 +95,7 @@ def test_generate_is_deterministic_and_ingests_with_only_the_planned_rejects(
     journey.run("generate", "--customers", "150", "--seed", "3", "-o", str(second))
     assert first.read_bytes() == second.read_bytes()
 
-    from journey.infra.generate import WorkloadOptions, generate_with_labels
+    from journey.infra.workload import WorkloadOptions, generate_with_labels
 
     labels = [label for _, label in generate_with_labels(WorkloadOptions(150, seed=3))]
     summary = journey.json("ingest", str(first))

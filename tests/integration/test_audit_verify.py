@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from journey.infra.audit import AuditReport, verify_log
-from journey.infra.chain import SEAL_EVERY, ZERO_HASH, audit_key, link, oid_text, seal_mac
-from journey.infra.generate import WorkloadOptions, write_workload
+from journey.infra.audit.chain import SEAL_EVERY, ZERO_HASH, audit_key, link, oid_text, seal_mac
+from journey.infra.audit.verify import AuditReport, verify_log
 from journey.infra.ingest import Ingestor
 from journey.infra.store import AuditChainError, JourneyApplication, open_store
+from journey.infra.workload import WorkloadOptions, write_workload
 from tests.conftest import POSTGRES
 
 SECRET = "s3cret-for-tests"

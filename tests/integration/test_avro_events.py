@@ -22,22 +22,21 @@ from eventsourcing.utils import resolve_topic
 from journey.domain.base import JOURNEY_NAMESPACE
 from journey.domain.invoices import Invoice
 from journey.domain.stock import PartStock
-from journey.infra.avro_events import (
+from journey.infra.ingest import Ingestor, LineSource
+from journey.infra.kafka.codec import (
     EVENT_CLASSES,
-    KINDS,
     EventDecodeError,
     EventDecoder,
     EventEncodeError,
     EventEncoder,
     Outgoing,
 )
-from journey.infra.generate import WorkloadOptions, write_workload
-from journey.infra.ingest import Ingestor, LineSource
+from journey.infra.kafka.topics import KINDS
 from journey.infra.store import JourneyApplication, LogEntry, open_store, store_env
+from journey.infra.workload import WorkloadOptions, write_workload
 from journey.schemas import avro_codec
 from tests.kafka_support import log_entries
-from tests.unit.test_upcasting import TOPIC as V1_TOPIC
-from tests.unit.test_upcasting import v1_row
+from tests.support import V1_TOPIC, v1_row
 
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "avro"
 KIND_OF = {"Order": "purchase", "Invoice": "invoice", "Case": "complaint", "Repair": "repair",

@@ -16,9 +16,9 @@ from kafka.structs import OffsetAndMetadata
 from structlog.testing import capture_logs
 
 from journey.domain.errors import JourneyError
-from journey.infra import kafka as journey_kafka
-from journey.infra.broker import EmbeddedBroker
-from journey.infra.kafka import (
+from journey.infra.kafka import client as journey_kafka
+from journey.infra.kafka.broker import EmbeddedBroker
+from journey.infra.kafka.client import (
     TopicMismatch,
     close_producer,
     ensure_topics,

@@ -18,12 +18,13 @@ import pytest
 
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
-from journey.infra.generate import WorkloadOptions, generate
 from journey.infra.ingest import Ingestor
-from journey.infra.kafka import ensure_topics, make_producer
-from journey.infra.relay import Relay, Topics
+from journey.infra.kafka.client import ensure_topics, make_producer
+from journey.infra.kafka.relay import Relay
+from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, open_store
-from journey.infra.views import Projector, view_queries
+from journey.infra.views.projector import Projector, view_queries
+from journey.infra.workload import WorkloadOptions, generate
 from tests.conftest import POSTGRES, _drop_schema, _postgres_url
 from tests.kafka_support import consume_all
 

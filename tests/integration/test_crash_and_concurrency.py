@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from journey.infra.generate import WorkloadOptions, write_workload
 from journey.infra.store import JourneyApplication, open_store
+from journey.infra.workload import WorkloadOptions, write_workload
 
 pytestmark = pytest.mark.slow
 

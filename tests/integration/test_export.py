@@ -14,18 +14,17 @@ from uuid import UUID
 import fastavro
 import pytest
 
-from journey.infra.export import (
+from journey.infra.audit.export import (
     FILE_METADATA,
     FORMAT,
     ExportError,
     Selection,
     export_events,
-    parse_bound,
-    store_url,
-    verify_export,
 )
+from journey.infra.audit.verify_export import verify_export
+from journey.infra.bounds import BoundError, lower, upper
 from journey.infra.ingest import Ingestor
-from journey.infra.store import JourneyApplication, open_store
+from journey.infra.store import JourneyApplication, open_store, store_url
 from tests.support import case, invoice, line, order, part, repair, tp
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -137,7 +136,7 @@ def test_export_holds_every_stored_event_byte_for_byte(app: JourneyApplication,
     assert set(FILE_METADATA) == {key for key in metadata if key.startswith("journey.")}
     assert metadata["journey.format"] == FORMAT
     assert str(len(stored)) == metadata["journey.head_position"]
-    assert store_url(app) == metadata["journey.store"]
+    assert store_url(app.env) == metadata["journey.store"]
     assert RFC3339_UTC.match(metadata["journey.exported_at"])
     assert json.loads(
         metadata["journey.selection"]) == {"customer": None, "start": None, "end": None}
@@ -186,7 +185,7 @@ def test_time_window_is_inclusive_and_registrations_follow_their_touchpoint(
         app: JourneyApplication, tmp_path: Path) -> None:
     out = tmp_path / "window.avro"
     start, end = "2026-03-06T09:30:00Z", "2026-03-09T23:59:59.999999Z"  # both hit exactly
-    export_events(app, out, start=parse_bound(start), end=parse_bound(end))
+    export_events(app, out, start=lower(start), end=lower(end))
     _, metadata, records = read(out)
     assert touchpoints_in(records) == [
         "c1-repair", "c2-repair", "c1-reserve", "c2-backorder", "c1-backorder"]
@@ -201,8 +200,8 @@ def test_customer_and_window_combine_and_repairs_count_from_before_the_window(
         app: JourneyApplication, tmp_path: Path) -> None:
     out = tmp_path / "c1-later.avro"
     # R1 was requested on March 6th, before the window: its movements still belong to C1.
-    export_events(app, out, customer="C1", start=parse_bound("2026-03-07"),
-                  end=parse_bound("2026-03-10", end=True))
+    export_events(app, out, customer="C1", start=lower("2026-03-07"),
+                  end=upper("2026-03-10"))
     _, _, records = read(out)
     assert touchpoints_in(records) == ["c1-reserve", "c1-backorder", "c1-issue"]
     assert registrations_in(records) == 1
@@ -214,7 +213,7 @@ def test_reading_the_log_in_any_page_size_selects_the_same(
         app: JourneyApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         page: int) -> None:
     export_events(app, tmp_path / "big.avro", customer="C2")
-    monkeypatch.setattr("journey.infra.export.PAGE", page)
+    monkeypatch.setattr("journey.infra.audit.export.PAGE", page)
     export_events(app, tmp_path / "small.avro", customer="C2")
     assert read(tmp_path / "big.avro")[2] == read(tmp_path / "small.avro")[2]
     assert expected("C2") == touchpoints_in(read(tmp_path / "small.avro")[2])
@@ -232,8 +231,8 @@ def test_bad_bounds_are_refused(app: JourneyApplication, tmp_path: Path) -> None
     with pytest.raises(ExportError, match="time zone"):
         export_events(app, tmp_path / "x.avro", start=datetime(2026, 3, 1))
     with pytest.raises(ExportError, match="after end"):
-        export_events(app, tmp_path / "x.avro", start=parse_bound("2026-03-02"),
-                      end=parse_bound("2026-03-01"))
+        export_events(app, tmp_path / "x.avro", start=lower("2026-03-02"),
+                      end=lower("2026-03-01"))
     assert not list(tmp_path.glob("x.avro*"))
 
 
@@ -403,24 +402,22 @@ def test_damaged_bytes_in_the_file_fail_the_verification(app: JourneyApplication
 
 
 def test_bounds_parse_dates_as_whole_days_and_times_with_offsets() -> None:
-    assert datetime(2026, 3, 1, tzinfo=UTC) == parse_bound("2026-03-01")
-    assert datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC) == parse_bound(
-        "2026-03-01", end=True)
-    assert datetime(2026, 3, 1, 9, tzinfo=UTC) == parse_bound("2026-03-01T10:00:00+01:00")
+    assert datetime(2026, 3, 1, tzinfo=UTC) == lower("2026-03-01")
+    assert datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC) == upper("2026-03-01")
+    assert datetime(2026, 3, 1, 9, tzinfo=UTC) == lower("2026-03-01T10:00:00+01:00")
     for bad in ("2026-03-01T10:00:00", "March", "2026-02-30"):
-        with pytest.raises(ExportError):
-            parse_bound(bad)
-    selection = Selection("C1", parse_bound("2026-03-01"), parse_bound("2026-03-02", end=True))
+        with pytest.raises(BoundError):
+            lower(bad)
+    selection = Selection("C1", lower("2026-03-01"), upper("2026-03-02"))
     assert selection == Selection.from_json(selection.as_json())
 
 
 def test_the_store_url_in_the_file_never_carries_a_password() -> None:
-    class FakeApp:
-        env = {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_USER": "audit",
-               "POSTGRES_PASSWORD": "s3cret", "POSTGRES_HOST": "db", "POSTGRES_PORT": "5433",
-               "POSTGRES_DBNAME": "journey", "POSTGRES_SCHEMA": "prod"}
+    env = {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_USER": "audit",
+           "POSTGRES_PASSWORD": "s3cret", "POSTGRES_HOST": "db", "POSTGRES_PORT": "5433",
+           "POSTGRES_DBNAME": "journey", "POSTGRES_SCHEMA": "prod"}
 
-    url = store_url(FakeApp())  # type: ignore[arg-type]
+    url = store_url(env)
     assert url == "postgresql://audit@db:5433/journey?schema=prod"
     assert "s3cret" not in url
 

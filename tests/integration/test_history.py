@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from journey.infra.history import TimeFilter, audit_replay, history, views_as_of
+from journey.infra.audit.history import TimeFilter, audit_replay, history, views_as_of
 from journey.infra.ingest import Ingestor
 from journey.infra.store import JourneyApplication, StoreError, open_store
-from journey.infra.views import Projector, view_queries
+from journey.infra.views.projector import Projector, view_queries
 from tests.support import line, order, part, repair, tp
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from journey.infra.ingest import Ingestor
 from journey.infra.store import open_store
-from journey.infra.views import Projector, view_queries
+from journey.infra.views.projector import Projector, view_queries
 from tests.support import case, line, order, tp
 
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from journey.infra.avro_events import EventEncoder
-from journey.infra.broker import EmbeddedBroker
-from journey.infra.generate import WorkloadOptions, write_workload
 from journey.infra.ingest import Ingestor, LineSource
-from journey.infra.relay import Relay, Topics, partition_of
+from journey.infra.kafka.broker import EmbeddedBroker
+from journey.infra.kafka.codec import EventEncoder
+from journey.infra.kafka.relay import Relay, partition_of
+from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, LeaseHeld, open_store
+from journey.infra.workload import WorkloadOptions, write_workload
 from journey.schemas.avro_codec import decode
 from tests.kafka_support import consume_all, log_entries
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from journey.infra.generate import WorkloadOptions, write_workload
 from journey.infra.ingest import Ingestor
 from journey.infra.store import JourneyApplication, open_store
-from journey.infra.views import Projector, ViewDb, view_queries
+from journey.infra.views.database import ViewDb
+from journey.infra.views.projector import Projector, view_queries
+from journey.infra.workload import WorkloadOptions, write_workload
 from journey.projections.stock import Planning
 from journey.projections.tables import PROJECTIONS
 from tests.support import line, part, repair

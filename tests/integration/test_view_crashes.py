@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from journey.infra.generate import WorkloadOptions, write_workload
 from journey.infra.store import open_store
-from journey.infra.views import Projector, ViewDb
+from journey.infra.views.database import ViewDb
+from journey.infra.views.projector import Projector
+from journey.infra.workload import WorkloadOptions, write_workload
 from journey.projections.tables import PROJECTIONS
 
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import journey.domain
-from journey.infra.avro_events import CONVERTED, EVENT_CLASSES, IDENTITY_FIELDS, schema_name
+from journey.infra.kafka.codec import CONVERTED, EVENT_CLASSES, IDENTITY_FIELDS, schema_name
 from journey.schemas import avro_codec
 from journey.schemas.avro_codec import AvroDecodeError, AvroEncodeError
 

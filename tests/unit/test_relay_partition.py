@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from journey.infra.relay import partition_of
+from journey.infra.kafka.relay import partition_of
 
 # murmur2 test vectors of the Java client (org.apache.kafka.common.utils.UtilsTest).
 JAVA_MURMUR2 = {

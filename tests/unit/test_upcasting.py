@@ -1,52 +1,21 @@
-"""``Invoice.Issued`` v1 -> v2: what stores already hold still decodes, as a v2 event.
+"""``Invoice.Issued`` v1 -> v2, the pure part: the class version and the upcaster on a dict.
 
 Version 2 added ``terms_days``. A v1 event is stored without ``class_version`` and without
-the field; the app's mapper runs ``Invoice.Issued.upcast_v1_v2`` when it reads one. The
-stored bytes are never rewritten.
+the field; the app's mapper runs ``Invoice.Issued.upcast_v1_v2`` on the decoded state when it
+reads one (tests/integration/test_upcasting.py reads real v1 rows through a store). The stored
+bytes are never rewritten.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import pytest
-from eventsourcing.persistence import StoredEvent
-
 from journey.domain.invoices import Invoice, terms_days
-from journey.infra.store import JourneyApplication, LogEntry, open_store
-from journey.infra.views import ViewDecoder
 from journey.schemas.parsing import Parsed, parse_line
 from journey.schemas.touchpoint import InvoiceIssued
 from tests.support import line, tp
-
-TOPIC = "domain.invoices:Invoice.Issued"
-
-#: An ``invoice.issued`` event exactly as the engine stored it before version 2.
-V1_STATE = (
-    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2025-11-03T09:15:02.123456+00:00"},'
-    b'"originator_topic":"domain.invoices:Invoice","touchpoint_id":"tp-legacy-1",'
-    b'"occurred_at":{"_type_":"datetime_iso","_data_":"2025-11-02T23:30:00+00:00"},'
-    b'"customer_id":"C1","channel":"email","source":"billing","error":null,'
-    b'"invoice_id":"I-OLD","amount":{"_type_":"decimal_str","_data_":"120.00"},'
-    b'"currency":"EUR","due_date":{"_type_":"date_iso","_data_":"2025-12-02"},'
-    b'"order_id":null}'
-)
-
-
-def v1_row(state: bytes = V1_STATE, key: str = "I-OLD") -> StoredEvent:
-    return StoredEvent(originator_id=Invoice.id_for(key), originator_version=1, topic=TOPIC,
-                       state=state)
-
-
-@pytest.fixture
-def app() -> Iterator[JourneyApplication]:
-    application = open_store("sqlite:///:memory:")
-    yield application
-    application.close()
 
 
 def issued(at: str = "2026-03-01T10:00:00Z", due_date: str = "2026-03-31") -> Invoice.Issued:
@@ -59,55 +28,61 @@ def issued(at: str = "2026-03-01T10:00:00Z", due_date: str = "2026-03-31") -> In
     return event
 
 
-def test_a_v1_event_decodes_as_v2_with_its_terms(app: JourneyApplication) -> None:
-    event: Any = app.mapper.to_domain_event(v1_row())
-    assert isinstance(event, Invoice.Issued)
-    assert Invoice.Issued.class_version == 2
-    assert event.terms_days == 30  # issued 2025-11-02 (UTC), due 2025-12-02
-    assert "class_version" not in vars(event)
-    assert ("I-OLD", Decimal("120.00"), "EUR", date(2025, 12, 2), None, "C1") == (
-        event.invoice_id, event.amount, event.currency, event.due_date, event.order_id,
-        event.customer_id)
-    assert datetime(2025, 11, 2, 23, 30, tzinfo=UTC) == event.occurred_at
-    assert (Invoice.id_for("I-OLD"), 1) == (event.originator_id, event.originator_version)
+def v1_state() -> dict[str, Any]:
+    """The decoded state of a v1 ``Invoice.Issued``, as the mapper hands it to the upcaster."""
+    return {
+        "timestamp": datetime(2025, 11, 3, 9, 15, 2, 123456, tzinfo=UTC),
+        "originator_topic": "domain.invoices:Invoice",
+        "touchpoint_id": "tp-legacy-1",
+        "occurred_at": datetime(2025, 11, 2, 23, 30, tzinfo=UTC),
+        "customer_id": "C1",
+        "channel": "email",
+        "source": "billing",
+        "error": None,
+        "invoice_id": "I-OLD",
+        "amount": Decimal("120.00"),
+        "currency": "EUR",
+        "due_date": date(2025, 12, 2),
+        "order_id": None,
+    }
 
 
-def test_the_upcast_gives_what_version_2_records_for_the_same_touchpoint(
-        app: JourneyApplication) -> None:
+def test_invoice_issued_is_at_class_version_2() -> None:
+    expected = 2
+
+    version = Invoice.Issued.class_version
+
+    assert expected == version
+
+
+def test_the_upcaster_adds_the_terms_that_follow_from_the_v1_fields() -> None:
+    state = v1_state()
+    expected = {**v1_state(), "terms_days": 30}  # issued 2025-11-02 (UTC), due 2025-12-02
+
+    Invoice.Issued.upcast_v1_v2(state)
+
+    assert expected == state
+
+
+def test_the_upcaster_counts_the_terms_from_the_utc_day_of_issue() -> None:
+    state = {**v1_state(), "occurred_at": datetime(2025, 11, 3, 0, 30,
+                                                   tzinfo=timezone(timedelta(hours=2)))}
+    expected = 30  # 00:30 at +02:00 on November 3rd is still November 2nd in UTC (not 29)
+
+    Invoice.Issued.upcast_v1_v2(state)
+
+    assert expected == state["terms_days"]
+
+
+def test_the_upcast_of_a_v2_event_without_its_terms_gives_the_v2_event_back() -> None:
     v2 = issued(at="2026-03-01T22:30:00-05:00", due_date="2026-03-31")  # March 2nd in UTC
-    stored = app.mapper.to_stored_event(v2)
-    state = json.loads(stored.state)
-    assert (state.pop("class_version"), state.pop("terms_days")) == (2, 29)
-    as_v1 = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
-                        json.dumps(state, separators=(",", ":")).encode())
-    assert vars(v2) == vars(app.mapper.to_domain_event(as_v1))
-    assert vars(v2) == vars(app.mapper.to_domain_event(stored))
+    as_v1 = {name: value for name, value in vars(v2).items() if name != "terms_days"}
+    expected = 29
 
+    Invoice.Issued.upcast_v1_v2(as_v1)
 
-def test_a_v1_event_still_creates_the_invoice(app: JourneyApplication) -> None:
-    created: Any = app.mapper.to_domain_event(v1_row()).mutate(None)  # type: ignore[attr-defined]
-    assert isinstance(created, Invoice)
-    assert (created.key, created.customer_id, created.version) == ("I-OLD", "C1", 1)
-
-
-def test_the_views_decoder_upcasts_v1_rows_and_reads_v2_rows_directly(
-        app: JourneyApplication, monkeypatch: pytest.MonkeyPatch) -> None:
-    decode = ViewDecoder(app)
-    row = v1_row()
-    old = decode(LogEntry(1, row.originator_id.hex, 1, TOPIC, V1_STATE))
-    assert isinstance(old, Invoice.Issued)
-    assert old.terms_days == 30  # went through the mapper: the fast path skips upcasting
-    assert datetime(2025, 11, 2, 23, 30, tzinfo=UTC) == old.occurred_at
-
-    stored = app.mapper.to_stored_event(issued(due_date="2026-03-15"))
-
-    def no_mapper(*_: Any) -> Any:
-        raise AssertionError("a v2 row must not need the mapper")
-
-    monkeypatch.setattr(decode.mapper, "to_domain_event", no_mapper)
-    new = decode(LogEntry(2, stored.originator_id.hex, 1, TOPIC, stored.state))
-    assert new.terms_days == 14
-    assert datetime(2026, 3, 1, 10, tzinfo=UTC) == new.occurred_at
+    assert vars(v2) == as_v1
+    assert expected == v2.terms_days
 
 
 def test_terms_count_utc_calendar_days() -> None:

@@ -53,8 +53,6 @@ from journey.schemas import avro_codec
 if TYPE_CHECKING:
     from journey.infra.store import JourneyApplication, LogEntry
 
-KINDS: Final = ("purchase", "invoice", "complaint", "repair", "part")
-
 #: Every event class the engine stores, in the order of the domain modules.
 EVENT_CLASSES: Final[tuple[type[Any], ...]] = (
     Order.Placed, Order.Delivered, Order.DeliveryFailed, Order.Returned, Order.Cancelled,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from journey.infra.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
+from journey.infra.audit.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
 from journey.infra.store import JourneyApplication, JourneyRecorderMixin
 
 CHUNK_SIZE = 10_000
@@ -223,7 +223,7 @@ class _Verifier:
     def _rows(self) -> Iterator[_Row]:
         """Every position up to the heads read at the start, merged from the three tables."""
         r = self.recorder
-        with r._read() as c:
+        with r.read_rows() as c:
             # One statement: one snapshot of the three heads.
             c.execute(f"SELECT (SELECT MAX({r.position_sql}) FROM {r.events_sql}) AS e, "
                       f"(SELECT MAX(position) FROM {r.chain_sql}) AS h, "
@@ -261,7 +261,7 @@ class _Verifier:
         """Rows of a keyset-paged query, one short read transaction per chunk."""
         after = 0
         while True:
-            with self.recorder._read() as c:
+            with self.recorder.read_rows() as c:
                 c.execute(sql, (after, bound, self.chunk_size))
                 chunk = c.fetchall()
             yield from chunk

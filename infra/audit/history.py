@@ -24,12 +24,16 @@ from uuid import UUID
 from journey.domain.base import entity_id
 from journey.domain.stock import PartStock
 from journey.infra.store import JourneyApplication, LogEntry, StoreError
-from journey.infra.views import Projector, ViewDb, ViewDecoder, write_stock, write_touchpoints
+from journey.infra.views.decoder import ViewDecoder
+from journey.infra.views.projector import Projector
 from journey.projections.classify import contract_type, iso_z
 from journey.projections.queries import ViewQueries
 from journey.projections.stock import StockFold
-from journey.projections.tables import PROJECTIONS, Tables, create_statements
+from journey.projections.stock.table import write_stock
+from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
+from journey.projections.touchpoints.table import write_touchpoints
+from journey.projections.views import create_statements
 
 ENTITY_KINDS = ("order", "invoice", "case", "repair")
 CHUNK = 10_000
@@ -88,10 +92,9 @@ def history(app: JourneyApplication, ref: str, window: TimeFilter) -> dict[str, 
         aggregates, shown = {PartStock.id_for(part_id, location)}, None
     else:
         aggregates, shown = {entity_id(kind, key)}, None
-    db = ViewDb(app)
     entries = []
     for aggregate_id in aggregates:
-        entries.extend(_replay(app, db, aggregate_id, window, shown))
+        entries.extend(_replay(app, aggregate_id, window, shown))
     entries.sort(key=lambda entry: entry["position"])
     return {"entity": ref, **window.as_json(), "events": entries}
 
@@ -120,15 +123,9 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _replay(app: JourneyApplication, db: ViewDb, aggregate_id: UUID, window: TimeFilter,
+def _replay(app: JourneyApplication, aggregate_id: UUID, window: TimeFilter,
             shown: Callable[[Any], bool] | None) -> list[dict[str, Any]]:
-    column = "notification_id" if db.postgres else "rowid"
-    with app.journey_recorder._read() as c:
-        c.execute(db.sql(f"SELECT {column}, originator_id, originator_version, topic, state "
-                         f"FROM {app.journey_recorder.events_sql} WHERE originator_id = ? "
-                         "ORDER BY originator_version"),
-                  (aggregate_id if db.postgres else aggregate_id.hex,))
-        rows = [LogEntry(*row) for row in c.fetchall()]
+    rows = app.journey_recorder.aggregate_log(aggregate_id)
     aggregate: Any = None
     entries = []
     for row in rows:
@@ -205,8 +202,8 @@ def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQue
             if window.keeps(event):
                 touchpoints.apply(event, entry.id)
                 stock.apply(event)
-        write_touchpoints(_Scratch(), c, t, touchpoints.changes.writes())  # type: ignore[arg-type]
-        write_stock(_Scratch(), c, t, stock.changes.writes())  # type: ignore[arg-type]
+        write_touchpoints(_Scratch(), c, t, touchpoints.changes.writes())
+        write_stock(_Scratch(), c, t, stock.changes.writes())
         yield ViewQueries(c, _Scratch.sql, t)
     finally:
         connection.close()

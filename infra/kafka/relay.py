@@ -25,37 +25,19 @@ import structlog
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from journey.infra.avro_events import KINDS, EventEncoder
 from journey.infra.failpoints import failpoint
-from journey.infra.feed import LogFeed
-from journey.infra.kafka import KafkaUnavailable, close_producer, ensure_topics, make_producer
+from journey.infra.kafka.client import (
+    KafkaUnavailable,
+    close_producer,
+    ensure_topics,
+    make_producer,
+)
+from journey.infra.kafka.codec import EventEncoder
+from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, LogEntry
+from journey.infra.views.feed import LogFeed
 
 log = structlog.get_logger("journey.relay")
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The engine's topic names: ``<prefix>.<kind>``, input and dead letters."""
-
-    prefix: str = "journey"
-    partitions: int = 6
-
-    def of(self, kind: str) -> str:
-        return f"{self.prefix}.{kind}"
-
-    @property
-    def published(self) -> dict[str, int]:
-        """Every topic the relay writes, with its partition count."""
-        return {self.of(kind): self.partitions for kind in KINDS}
-
-    @property
-    def touchpoints(self) -> str:
-        return f"{self.prefix}.touchpoints"
-
-    @property
-    def dlq(self) -> str:
-        return f"{self.prefix}.touchpoints.dlq"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
 from journey.domain.errors import JourneyError
-from journey.infra.broker import EmbeddedBroker
+from journey.infra.kafka.broker import EmbeddedBroker
 
 log = structlog.get_logger(__name__)
 

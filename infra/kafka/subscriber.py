@@ -17,7 +17,7 @@ from uuid import UUID
 
 from kafka import TopicPartition
 
-from journey.infra.kafka import make_consumer
+from journey.infra.kafka.client import make_consumer
 from journey.schemas.avro_codec import MAGIC, decode
 
 #: Stop reading back once nothing arrived for this long after the expected count.

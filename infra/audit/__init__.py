@@ -1,0 +1,9 @@
+"""What auditors ask of the log itself, never of the live views.
+
+``chain``    the hash chain's canonical encoding, links and seals (the store extends it)
+``verify``   ``journey audit verify``: recompute the chain, check the seals
+``history``  an entity's or customer's events with the state after each; the views as
+             they were (``--as-of``, ``--known-at``); ``audit replay``
+``export``   stored events, byte for byte, in an Avro container file
+``verify_export``  that file checked against the store, record by record
+"""

@@ -1,0 +1,83 @@
+"""Time bounds as people write them, read by one parser for every command.
+
+A bound names a period of UTC time:
+
+==========  ===========================  ====================================
+month       ``2026-03``                  all of March 2026
+day         ``2026-03-15``               that whole day
+instant     ``2026-03-15T10:00:00+01:00``  that moment (RFC 3339 with an offset, ``Z`` = UTC)
+==========  ===========================  ====================================
+
+A lower bound (``--from``) is the period's first microsecond; an upper bound (``--to``,
+``--as-of``, ``--known-at``) its last, so ``--to 2026-03`` includes all of March and
+``--as-of 2026-03-15`` everything that happened on that day. Bounds are inclusive.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from journey.domain.errors import JourneyError
+
+#: What a bound may look like, for help texts and error messages.
+FORMATS = "a month YYYY-MM, a day YYYY-MM-DD or an RFC 3339 time with an offset " \
+          "(2026-03-01T10:00:00Z)"
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class BoundError(JourneyError):
+    """A time bound that is neither a month, a day nor an instant with an offset."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The UTC period a bound names, both ends inclusive."""
+
+    first: datetime
+    last: datetime
+
+    @property
+    def first_month(self) -> str:
+        """``YYYY-MM`` of the period's start (a lower bound on monthly rows)."""
+        return self.first.strftime("%Y-%m")
+
+    @property
+    def last_month(self) -> str:
+        """``YYYY-MM`` of the period's end (an upper bound on monthly rows)."""
+        return self.last.strftime("%Y-%m")
+
+
+def period(text: str, option: str = "time bound") -> Period:
+    """The period ``text`` names; ``option`` names the value in the error message."""
+    text = text.strip()
+    try:
+        if _MONTH.fullmatch(text):
+            first = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+            days = calendar.monthrange(first.year, first.month)[1]
+            return Period(first, datetime.combine(first.replace(day=days), time.max, UTC))
+        if _DAY.fullmatch(text):
+            day = date.fromisoformat(text)
+            return Period(datetime.combine(day, time.min, UTC),
+                          datetime.combine(day, time.max, UTC))
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
+    except (ValueError, IndexError, OverflowError):
+        raise BoundError(f"{option}: expected {FORMATS}, got {text!r}") from None
+    if moment.utcoffset() is None:
+        raise BoundError(f"{option}: the time needs an offset (Z or +HH:MM): {text!r}")
+    moment = moment.astimezone(UTC)
+    return Period(moment, moment)
+
+
+def lower(text: str, option: str = "time bound") -> datetime:
+    """The first instant of the period ``text`` names (``--from``)."""
+    return period(text, option).first
+
+
+def upper(text: str, option: str = "time bound") -> datetime:
+    """The last instant of the period ``text`` names (``--to``, ``--as-of``)."""
+    return period(text, option).last

@@ -1,0 +1,191 @@
+"""The ``journey`` command's shared parts: the Typer app, its options, and how answers print.
+
+Each command group is a module beside this one (``ingesting``, ``views``, ``audit``,
+``kafka``, ``workload``); ``main`` imports them all, so every command is registered on
+``app`` before it runs. A door parses its input and renders its output, nothing more:
+the work is done by the services in ``journey.infra`` and ``journey.projections``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import structlog
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from journey.infra.audit.history import TimeFilter
+from journey.infra.bounds import FORMATS, upper
+from journey.infra.ingest import IngestSummary
+from journey.infra.logs import configure_logging
+from journey.infra.settings import Settings
+from journey.infra.store import JourneyApplication, open_store
+from journey.infra.views.projector import Projector
+
+log = structlog.get_logger("journey")
+
+app = typer.Typer(
+    name="journey",
+    help="Event-sourced customer-journey engine: ingest touchpoints, query journeys.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL: sqlite:///PATH or postgresql://... [env JOURNEY_DB]"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+class _State:
+    """What the top-level options set for the command that runs."""
+
+    settings: Settings = Settings()
+    json: bool = False
+
+
+state = _State()
+# A pipe or file gets wide tables rather than ids cut short with an ellipsis.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True)
+
+
+@app.callback()
+def main_options(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
+) -> None:
+    state.settings = Settings.from_env().with_(db=db, log_level=log_level)
+    state.json = as_json
+    configure_logging(state.settings.log_level, state.settings.log_format)
+
+
+def emit_json(document: Any) -> None:
+    """The one JSON document of ``--json`` on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def store(db: str | None) -> Iterator[JourneyApplication]:
+    """The store named by ``--db`` (else the settings), closed when the command ends."""
+    url = db or state.settings.db
+    application = open_store(url, state.settings.audit_secret)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not stderr.is_terminal,
+        transient=False,
+    )
+
+
+def print_summary(summary: IngestSummary) -> None:
+    """An ingest summary as a table."""
+    table = Table(title="ingest", show_header=False)
+    for key in ("read", "accepted", "duplicates", "rejected"):
+        table.add_row(key, str(getattr(summary, key)))
+    for reason, count in sorted(summary.rejected_by_reason.items()):
+        table.add_row(f"  {reason}", str(count))
+    stdout.print(table)
+
+
+def make_projector(application: JourneyApplication) -> Projector:
+    """The views' runner, with the batch sizes of the settings."""
+    settings = state.settings
+    return Projector(application, settings.view_batch_size, settings.rebuild_worker_min)
+
+
+def catch_up(projector: Projector, progress: Progress, label: str) -> int:
+    """Bring every view up to the end of the log (so a query right after sees everything)."""
+    lag = max(projector.lag().values())
+    task = progress.add_task(label, total=lag)
+    return projector.catch_up(lambda done, _pos: progress.update(task, completed=done))
+
+
+class Format(StrEnum):
+    """How a query's answer prints."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+
+
+def show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str, str]) -> None:
+    """Print a query result: exact JSON, CSV sections, or rich tables (key -> title)."""
+    if as_json or state.json or fmt is Format.json:
+        emit_json(document)
+        return
+    for key, title in tables.items():
+        rows: list[dict[str, Any]] = document[key]
+        if fmt is Format.csv:
+            writer = csv.writer(sys.stdout)
+            if len(tables) > 1:
+                sys.stdout.write(f"# {title}\n")
+            if rows:
+                writer.writerow(rows[0].keys())
+                writer.writerows([_cell(v) for v in row.values()] for row in rows)
+            continue
+        table = Table(*(rows[0].keys() if rows else ["(none)"]), title=title)
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        stdout.print(table)
+
+
+AsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="business time: only touchpoints that occurred by the end of this "
+    f"month, day or instant ({FORMATS}; replayed from the log)")]
+KnownAtOption = Annotated[str | None, typer.Option(
+    "--known-at", help="record time: only what the engine had stored by the end of this "
+    "month, day or instant (replayed from the log)")]
+
+
+def time_window(as_of: str | None, known_at: str | None) -> TimeFilter:
+    """The ``--as-of`` and ``--known-at`` bounds, each the end of the period it names."""
+    return TimeFilter(_upper(as_of, "--as-of"), _upper(known_at, "--known-at"))
+
+
+def _upper(value: str | None, option: str) -> datetime | None:
+    return None if value is None else upper(value, option)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value)  # floats are already rounded by the queries (4 decimals, or 1-2)
+
+

@@ -1,0 +1,138 @@
+"""The auditors' commands: history, export, verify-export, audit verify, audit replay.
+
+All of them read the log itself, never the live views.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from journey.infra.audit.export import export_events
+from journey.infra.audit.history import audit_replay
+from journey.infra.audit.history import history as entity_history
+from journey.infra.audit.verify import verify_log
+from journey.infra.audit.verify_export import verify_export
+from journey.infra.bounds import lower, upper
+from journey.infra.cli.app import (
+    AsOfOption,
+    DbOption,
+    Format,
+    FormatOption,
+    JsonOption,
+    KnownAtOption,
+    app,
+    emit_json,
+    log,
+    show,
+    state,
+    stdout,
+    store,
+    time_window,
+)
+
+
+@app.command()
+def history(
+    entity: Annotated[str, typer.Argument(
+        help="customer:C1, order:O1, invoice:I1, case:K1, repair:R1 or part:P1@WH1")],
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
+) -> None:
+    """Every stored event of an entity: log position, record and business time, state after."""
+    window = time_window(as_of, known_at)
+    with store(db) as application:
+        document = entity_history(application, entity, window)
+    if as_json or state.json or fmt is Format.json:
+        emit_json(document)
+        return
+    rows = [{k: v for k, v in e.items() if k != "state"} | {"state": json.dumps(e["state"])}
+            for e in document["events"]]
+    show({"events": rows}, False, fmt, {"events": f"history of {entity}"})
+
+
+@app.command()
+def export(
+    output: Annotated[str, typer.Option("-o", "--output", help="the .avro file to write")],
+    db: DbOption = None, as_json: JsonOption = False,
+    customer: Annotated[str | None, typer.Option(help="only this customer's events")] = None,
+    first: Annotated[str | None, typer.Option(
+        "--from", help="occurred at or after the start of this month, day or instant")] = None,
+    last: Annotated[str | None, typer.Option(
+        "--to", help="occurred at or before the end of this month, day or instant")] = None,
+) -> None:
+    """Write selected stored events with their metadata to an Avro container file."""
+    start = None if first is None else lower(first, "--from")
+    end = None if last is None else upper(last, "--to")
+    with store(db) as application:
+        summary = export_events(application, output, customer=customer, start=start, end=end)
+    log.info("export.done", records=summary.records, path=str(summary.path))
+    if as_json or state.json:
+        emit_json(summary.as_json())
+    else:
+        stdout.print(f"exported {summary.records} events to {summary.path}", markup=False)
+
+
+@app.command("verify-export")
+def verify_export_command(
+    path: Annotated[str, typer.Argument(help="an .avro file written by journey export")],
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Check an export against the store, record by record; non-zero exit on a mismatch."""
+    with store(db) as application:
+        report = verify_export(application, path)
+    if as_json or state.json:
+        emit_json(report.as_json())
+    else:
+        verdict = "ok" if report.ok else f"MISMATCH: {report.first_mismatch}"
+        stdout.print(f"{report.records} records: {verdict}", markup=False)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Recompute the hash chain over the log, check the HMAC seals; non-zero exit on tampering."""
+    with store(db) as application:
+        report = verify_log(application)
+    for warning in report.warnings:
+        log.warning("audit.warning", detail=warning)
+    log.info("audit.verify", ok=report.ok, events=report.events,
+             events_per_second=report.events_per_second)
+    if as_json or state.json:
+        emit_json(report.as_json())
+    elif report.ok:
+        stdout.print(f"ok: {report.events} events verified, sealed up to position "
+                     f"{report.sealed_up_to} ({report.events_per_second} events/s)", markup=False)
+    else:
+        stdout.print(f"TAMPERED at position {report.first_bad_position}: {report.problem}: "
+                     f"{report.detail}", markup=False)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit_app.command("replay")
+def audit_replay_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Rebuild every view from the log into scratch tables and compare with the live ones."""
+    with store(db) as application:
+        report = audit_replay(application)
+    log.info("audit.replay", ok=report["ok"], events=report["events"])
+    if as_json or state.json:
+        emit_json(report)
+    else:
+        for table, result in report["tables"].items():
+            mark = "ok" if result["ok"] else "DRIFT"
+            stdout.print(f"{mark:5} {table}", markup=False)
+            for row in result["only_in_live"]:
+                stdout.print(f"      live only:   {row}", markup=False)
+            for row in result["only_in_replay"]:
+                stdout.print(f"      replay only: {row}", markup=False)
+    if not report["ok"]:
+        raise SystemExit(1)

@@ -1,0 +1,28 @@
+"""Ingest: touchpoints decided in arrival order, in batches, one transaction per batch.
+
+``lines``    an input as lines (streamed, counted and hashed, for resuming a file)
+``service``  the ``Ingestor``: parse, load, decide, append; the summary of contract 5
+
+``journey ingest``, ``journey consume touchpoints`` and (soon) the HTTP intake all call
+the same ``Ingestor``.
+"""
+
+from journey.infra.ingest.lines import IngestError, LineSource, read_lines
+from journey.infra.ingest.service import (
+    MAX_ATTEMPTS,
+    AggregateCache,
+    BeforeSave,
+    Ingestor,
+    IngestSummary,
+)
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "AggregateCache",
+    "BeforeSave",
+    "IngestError",
+    "IngestSummary",
+    "Ingestor",
+    "LineSource",
+    "read_lines",
+]

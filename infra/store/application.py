@@ -1,0 +1,129 @@
+"""The event-sourced application and how a store is opened.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    JSONTranscoder,
+    PersistenceError,
+    Transcoding,
+)
+
+from journey.infra.audit.chain import (
+    audit_key,
+)
+from journey.infra.settings import AUDIT_SECRET_ENV
+from journey.infra.store.errors import StoreError
+from journey.infra.store.postgres import JourneyPostgresRecorder
+from journey.infra.store.recorder import JourneyRecorderMixin
+from journey.infra.store.urls import redact, store_env
+
+# --- the application ---------------------------------------------------------------------------
+
+
+class DateAsISO(Transcoding):
+    """Calendar dates (``due_date``) as ``YYYY-MM-DD``."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class JourneyApplication(Application[UUID]):
+    """The event-sourced application: its recorder is one of ours, chosen by the store URL."""
+
+    name = "Journey"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        recorder = super().construct_recorder()
+        if isinstance(recorder, JourneyRecorderMixin):
+            secret = dict.get(self.env, AUDIT_SECRET_ENV)  # unprefixed: exactly that variable
+            recorder.seal_key = audit_key(secret)
+            recorder.seal_key_is_default = not secret
+        return recorder
+
+    @property
+    def journey_recorder(self) -> JourneyRecorderMixin:
+        assert isinstance(self.recorder, JourneyRecorderMixin)
+        return self.recorder
+
+
+
+@contextmanager
+def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
+    """``wait(timeout)``: returns when the log may have grown, or after ``timeout`` seconds.
+
+    PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``timeout`` is
+    then only a safety net); SQLite has no notifications, so the caller polls.
+    """
+    if not isinstance(app.journey_recorder, JourneyPostgresRecorder):
+        yield time.sleep
+        return
+    import psycopg
+
+    recorder: Any = app.recorder
+    env = app.env
+    with psycopg.connect(
+        dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+    ) as conn:
+        conn.execute(f'LISTEN "{recorder.channel_name}"')
+
+        def wait(timeout: float) -> None:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+
+        yield wait
+
+
+def open_store(url: str, audit_secret: str | None = None) -> JourneyApplication:
+    """Open (creating tables if needed) the store at ``url``; errors become ``StoreError``.
+
+    The audit seals are keyed with ``audit_secret`` (e.g. ``Settings.audit_secret``); ``None``
+    reads JOURNEY_AUDIT_SECRET from the environment, as ``Settings.from_env`` does.
+    """
+    env = store_env(url, audit_secret)
+    try:
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+            _ensure_schema(env)
+        return JourneyApplication(env=env)
+    except (PersistenceError, OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open store {redact(url)}: {exc}") from exc
+
+
+def _ensure_schema(env: dict[str, str]) -> None:
+    schema = env["POSTGRES_SCHEMA"]
+    if schema == "public":
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=5, autocommit=True,
+        ) as conn:
+            conn.execute("SELECT pg_advisory_lock(724210502)")
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot reach PostgreSQL: {exc}") from exc
+

@@ -1,0 +1,107 @@
+"""Bookkeeping kept with the data: ingest checkpoints, consumer offsets, relay positions,
+leases. Every write here commits in the caller's transaction or in one of its own.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from journey.infra.store.rows import OffsetRow, RunCheckpoint, now_text
+
+
+class Bookkeeping:
+    """Where writers and readers of the log have got to (mixed into the recorders)."""
+
+    ph: str
+    runs_sql: str
+    offsets_sql: str
+    relay_sql: str
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    def _save_checkpoint(self, c: Any, cp: RunCheckpoint) -> None:
+        p = self.ph
+        c.execute(
+            f"INSERT INTO {self.runs_sql} (run_id, source, bytes_done, prefix_sha256, counts, "
+            f"completed, updated_at) VALUES ({p},{p},{p},{p},{p},{p},{p}) "
+            "ON CONFLICT (run_id) DO UPDATE SET bytes_done = EXCLUDED.bytes_done, "
+            "prefix_sha256 = EXCLUDED.prefix_sha256, counts = EXCLUDED.counts, "
+            "completed = EXCLUDED.completed, updated_at = EXCLUDED.updated_at",
+            (cp.run_id, cp.source, cp.bytes_done, cp.prefix_sha256, json.dumps(cp.counts),
+             int(cp.completed), now_text()),
+        )
+
+    def unfinished_run(self, source: str) -> RunCheckpoint | None:
+        """The latest ingest of ``source`` that did not finish (crashed or killed), if any."""
+        with self._read() as c:
+            c.execute(
+                "SELECT run_id, source, bytes_done, prefix_sha256, counts, completed "
+                f"FROM {self.runs_sql} WHERE source = {self.ph} "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (source,),
+            )
+            row = c.fetchone()
+        if row is None or row[5]:
+            return None
+        return RunCheckpoint(row[0], row[1], int(row[2]), row[3], json.loads(row[4]))
+
+    def finish_run(self, checkpoint: RunCheckpoint) -> None:
+        """Mark an ingest run complete (a later run of the same file starts afresh)."""
+        checkpoint.completed = True
+        with self._write() as c:
+            self._save_checkpoint(c, checkpoint)
+
+    def save_offsets(self, c: Any, consumer: str, rows: Iterable[OffsetRow]) -> None:
+        """Record, in the caller's transaction ``c``, how far ``consumer`` has read."""
+        p = self.ph
+        c.executemany(
+            f"INSERT INTO {self.offsets_sql} (consumer, topic, partition, next_offset, "
+            f"high_water) VALUES ({p},{p},{p},{p},{p}) ON CONFLICT (consumer, topic, partition) "
+            "DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+            "high_water = EXCLUDED.high_water",
+            [(consumer, r.topic, r.partition, r.next_offset, r.high_water) for r in rows],
+        )
+
+    def offsets(self, consumer: str, c: Any = None) -> dict[tuple[str, int], OffsetRow]:
+        """Every partition ``consumer`` has committed here, keyed by (topic, partition)."""
+        if c is None:
+            with self._read() as c:
+                return self.offsets(consumer, c)
+        c.execute(f"SELECT topic, partition, next_offset, high_water FROM {self.offsets_sql} "
+                  f"WHERE consumer = {self.ph}", (consumer,))
+        return {(r[0], int(r[1])): OffsetRow(r[0], int(r[1]), int(r[2]), int(r[3]))
+                for r in c.fetchall()}
+
+    def relay_position(self, name: str) -> int:
+        """The last notification id the relay ``name`` saw acknowledged (0: none)."""
+        with self._read() as c:
+            c.execute(f"SELECT position FROM {self.relay_sql} WHERE name = {self.ph}", (name,))
+            row = c.fetchone()
+        return int(row[0]) if row else 0
+
+    def save_relay_position(self, name: str, position: int) -> None:
+        p = self.ph
+        with self._write() as c:
+            c.execute(
+                f"INSERT INTO {self.relay_sql} (name, position, updated_at) VALUES ({p},{p},{p}) "
+                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
+                "updated_at = EXCLUDED.updated_at",
+                (name, position, now_text()),
+            )
+
+    @contextmanager
+    def lease(self, name: str, wait: bool) -> Iterator[None]:
+        """Hold the lease ``name`` (one holder per store) until the block ends or the holder
+        dies; ``wait=False`` raises ``LeaseHeld`` at once if another process holds it."""
+        raise NotImplementedError
+        yield

@@ -1,0 +1,235 @@
+"""What both recorders share: the log read in order, a batch's own rows written with its
+events, the audit chain extended in the same transaction, and the engine's queries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    StoredEvent,
+)
+
+from journey.infra.audit.chain import (
+    ZERO_HASH,
+    audit_key,
+    crosses_seal_mark,
+    link,
+    seal_mac,
+)
+from journey.infra.store.bookkeeping import Bookkeeping
+from journey.infra.store.errors import AuditChainError, PositionConflict
+from journey.infra.store.rows import (
+    BatchRecords,
+    ChainInput,
+    LogEntry,
+    RejectRow,
+    chunks,
+    now_text,
+    text_column,
+)
+
+
+class JourneyRecorderMixin(Bookkeeping):
+    """Queries and writes shared by both dialects (placeholders differ)."""
+
+    ph = "?"
+    events_table_name: str
+    #: Qualified table names (PostgreSQL adds the schema).
+    events_sql = "stored_events"
+    #: The events' notification id (log position) column.
+    position_sql = "rowid"
+    touchpoints_sql = "journey_touchpoints"
+    rejects_sql = "journey_rejects"
+    runs_sql = "journey_ingest_runs"
+    chain_sql = "journey_chain"
+    seals_sql = "journey_seals"
+    offsets_sql = "journey_offsets"
+    relay_sql = "journey_relay"
+    #: HMAC key of the seals; the application sets it from JOURNEY_AUDIT_SECRET.
+    seal_key: bytes = audit_key(None)
+    seal_key_is_default: bool = True
+
+    def journey_table_statements(self) -> list[str]:
+        raise NotImplementedError
+
+    def _position(self, c: Any) -> int:
+        raise NotImplementedError
+
+    def read_log(self, c: Any, after: int, limit: int) -> list[LogEntry]:
+        """Up to ``limit`` rows of the log after notification id ``after``, in log order
+        (``c``: a positional cursor, see ``read_rows``)."""
+        c.execute(f"SELECT {self.position_sql}, originator_id, originator_version, topic, state "
+                  f"FROM {self.events_sql} WHERE {self.position_sql} > {self.ph} "
+                  f"ORDER BY {self.position_sql} LIMIT {self.ph}", (after, limit))
+        return [LogEntry(*row) for row in c.fetchall()]
+
+    def read_log_batches(self, after: int = 0, limit: int = 5000
+                         ) -> Iterator[list[LogEntry]]:
+        """The log after notification id ``after``, in log order, in batches of up to
+        ``limit``, each read in a read transaction of its own."""
+        while True:
+            with self.read_rows() as c:
+                batch = self.read_log(c, after, limit)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
+    @contextmanager
+    def read_rows(self) -> Iterator[Any]:
+        """A read transaction whose cursor returns plain positional rows (tuples)."""
+        with self._read() as c:
+            yield self.positional(c)
+
+    def positional(self, c: Any) -> Any:
+        """The cursor ``c`` (of this recorder's transactions) returning tuples."""
+        return c
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Held by a writer from reading the position to committing its batch.
+
+        The position check alone keeps concurrent writers correct; this lock keeps them
+        making progress (an optimistic loser could otherwise be starved by a fast winner).
+        """
+        raise NotImplementedError
+
+    def position(self) -> int:
+        """The highest notification id in the log (0 when empty)."""
+        with self._read() as c:
+            return self._position(c)
+
+    def _write_records(self, c: Any, records: BatchRecords) -> None:
+        actual = self._position(c)
+        if actual != records.expected_position:
+            raise PositionConflict(
+                f"log moved from {records.expected_position} to {actual} while deciding"
+            )
+        now = now_text()
+        if records.accepted:
+            c.executemany(
+                f"INSERT INTO {self.touchpoints_sql} (touchpoint_id, content_hash, type, "
+                f"recorded_at) VALUES ({self.ph},{self.ph},{self.ph},{self.ph})",
+                [(a.touchpoint_id, a.content_hash, a.type, now) for a in records.accepted],
+            )
+        if records.rejects:
+            # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
+            c.executemany(
+                f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, recorded_at) "
+                f"VALUES ({self.ph},{self.ph},{self.ph},{self.ph},{self.ph})",
+                [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now)
+                 for r in records.rejects],
+            )
+        if records.checkpoint is not None:
+            self._save_checkpoint(c, records.checkpoint)
+        if records.offsets is not None:
+            self.save_offsets(c, *records.offsets)
+
+    def _append_chain(self, c: Any, rows: list[ChainInput]) -> None:
+        """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
+
+        Called with the write lock held, after the events are inserted: nobody else can
+        extend the chain in between, so its last row is the predecessor of the first one.
+        """
+        c.execute(f"SELECT position, hash FROM {self.chain_sql} ORDER BY position DESC LIMIT 1")
+        head = c.fetchone()
+        previous, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
+        if rows[0][0] <= previous:
+            raise AuditChainError(
+                f"the audit chain reaches position {previous} but the log hands out "
+                f"{rows[0][0]}: events were deleted from the log; run journey audit verify"
+            )
+        key = self.seal_key
+        chain: list[tuple[int, bytes]] = []
+        seals: list[tuple[int, bytes]] = []
+        for position, oid, version, topic, state in rows:
+            prev = link(prev, position, oid, version, topic, state)
+            chain.append((position, prev))
+            if crosses_seal_mark(previous, position):
+                seals.append((position, seal_mac(key, position, prev)))
+            previous = position
+        if not seals or seals[-1][0] != previous:
+            seals.append((previous, seal_mac(key, previous, prev)))  # the batch's last
+        self._insert_chain(c, chain, seals, now_text())
+
+    def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
+                      seals: list[tuple[int, bytes]], now: str) -> None:
+        p = self.ph
+        c.executemany(f"INSERT INTO {self.chain_sql} (position, hash) VALUES ({p},{p})", chain)
+        c.executemany(
+            f"INSERT INTO {self.seals_sql} (position, mac, sealed_at) VALUES ({p},{p},{p})",
+            [(position, mac, now) for position, mac in seals],
+        )
+
+
+    def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
+        """Content hashes of the given touchpoint ids that were accepted before."""
+        found: dict[str, bytes] = {}
+        with self._read() as c:
+            for chunk in chunks(touchpoint_ids):
+                c.execute(
+                    f"SELECT touchpoint_id, content_hash FROM {self.touchpoints_sql} "
+                    f"WHERE touchpoint_id IN ({','.join([self.ph] * len(chunk))})",
+                    chunk,
+                )
+                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+        return found
+
+    def aggregate_log(self, aggregate_id: UUID) -> list[LogEntry]:
+        """The rows of one aggregate, in version order, each with its log position."""
+        with self.read_rows() as c:
+            c.execute(f"SELECT {self.position_sql}, originator_id, originator_version, topic, "
+                      f"state FROM {self.events_sql} WHERE originator_id = {self.ph} "
+                      "ORDER BY originator_version", (self._id_param(aggregate_id),))
+            return [LogEntry(*row) for row in c.fetchall()]
+
+    def histories(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of many aggregates, each in version order, in few queries."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        with self._read() as c:
+            for chunk in chunks(aggregate_ids):
+                c.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_sql} WHERE originator_id IN "
+                    f"({','.join([self.ph] * len(chunk))}) "
+                    "ORDER BY originator_id, originator_version",
+                    [self._id_param(i) for i in chunk],
+                )
+                for row in c.fetchall():
+                    oid = row[0] if isinstance(row[0], UUID) else UUID(row[0])
+                    found.setdefault(oid, []).append(
+                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
+                    )
+        return found
+
+    def rejects(self, after: int = 0, limit: int = 10_000) -> list[RejectRow]:
+        """Stored rejects in arrival order, ``limit`` at a time after sequence ``after``."""
+        with self._read() as c:
+            c.execute(
+                "SELECT seq, touchpoint_id, reason, detail, raw, recorded_at "
+                f"FROM {self.rejects_sql} "
+                f"WHERE seq > {self.ph} ORDER BY seq LIMIT {self.ph}",
+                (after, limit),
+            )
+            return [
+                RejectRow(row[1], row[2], row[3], bytes(row[4]), row[0], str(row[5]))
+                for row in c.fetchall()
+            ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the engine's tables, for status and tests."""
+        with self._read() as c:
+            out = {}
+            for name, table in (("events", self.events_sql),
+                                ("touchpoints", self.touchpoints_sql),
+                                ("rejects", self.rejects_sql)):
+                c.execute(f"SELECT COUNT(*) FROM {table}")
+                out[name] = int(c.fetchone()[0])
+            return out
+
+    def _id_param(self, aggregate_id: UUID) -> Any:
+        return aggregate_id
+

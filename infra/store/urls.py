@@ -1,0 +1,72 @@
+"""Store URLs, both ways: a URL to the library's settings, an application's settings to a URL.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qs, quote, unquote, urlparse
+
+from journey.infra.settings import AUDIT_SECRET_ENV
+from journey.infra.store.errors import StoreError
+
+
+def store_env(url: str, audit_secret: str | None = None) -> dict[str, str]:
+    """eventsourcing settings for a store URL (``sqlite:///PATH`` or ``postgresql://...``).
+
+    ``audit_secret`` keys the audit chain's seals; ``None`` leaves it to the process
+    environment (JOURNEY_AUDIT_SECRET; eventsourcing merges ``os.environ`` into the
+    application's env), and without one there the public default is used.
+    """
+    env = _dialect_env(url)
+    if audit_secret is not None:
+        env[AUDIT_SECRET_ENV] = audit_secret
+    return env
+
+
+def _dialect_env(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise StoreError(f"bad SQLite URL {url!r}: expected sqlite:///PATH")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": "journey.infra.store.sqlite:JourneySQLiteRecorder",
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "60",
+            "POSTGRES_POOL_SIZE": "3",
+            "APPLICATION_RECORDER_TOPIC": "journey.infra.store.postgres:JourneyPostgresRecorder",
+        }
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+
+def redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def store_url(env: Mapping[str, str]) -> str:
+    """The URL of the store an application's settings ``env`` name, never with a password."""
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        user = quote(env.get("POSTGRES_USER") or "postgres", safe="")
+        host = env.get("POSTGRES_HOST") or "127.0.0.1"
+        port = env.get("POSTGRES_PORT") or "5432"
+        dbname = quote(env.get("POSTGRES_DBNAME") or "postgres", safe="")
+        schema = env.get("POSTGRES_SCHEMA") or "public"
+        return f"postgresql://{user}@{host}:{port}/{dbname}?schema={quote(schema, safe='')}"
+    return f"sqlite:///{env.get('SQLITE_DBNAME')}"

@@ -1,0 +1,253 @@
+"""Keeping the views current: catch-up, follow, rebuild. Exactly-once by construction.
+
+Every batch of events is folded in memory and written together with each projection's
+tracking position (eventsourcing's ``tracking`` table) in ONE transaction, which also
+holds the store's write lock (SQLite) or a per-store advisory lock (PostgreSQL) so two
+projectors never fold the same events. A kill at any point leaves either the batch
+and its position, or neither: a restart resumes from the position, never double-counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import structlog
+
+from journey.domain.stock import PartStock
+from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
+from journey.infra.views.database import ViewDb
+from journey.infra.views.decoder import ViewDecoder
+from journey.infra.views.feed import LogFeed, cycles_uncollected
+from journey.projections.queries import ViewQueries
+from journey.projections.stock import Pair, StockFold, StockWrites
+from journey.projections.stock.table import refresh_window, write_stock
+from journey.projections.tables import PROJECTIONS, Tables
+from journey.projections.touchpoints import (
+    MemoryTouchpointState,
+    TouchpointFold,
+    TouchpointWrites,
+)
+from journey.projections.touchpoints.table import write_touchpoints
+from journey.projections.views import create_statements, fold_and_write
+
+log = structlog.get_logger("journey.views")
+
+TRACKING_PREFIX = "view:"
+
+
+@dataclass(slots=True)
+class FoldedBatch:
+    """A batch of the log folded from scratch: the rows it adds to fresh view tables."""
+
+    last: int  # notification id of the batch's last event
+    count: int
+    touchpoints: TouchpointWrites | None
+    stock: StockWrites | None
+
+
+class LogFolder:
+    """Folds the log from its start for a rebuild: the whole state in memory (the fresh
+    tables start empty), each batch's writes as plain rows (picklable: it may run in a
+    worker process, see ``LogFeed``)."""
+
+    def __init__(self, app: JourneyApplication, names: Iterable[str]) -> None:
+        self.decode = ViewDecoder(app)
+        self.touchpoints = MemoryTouchpointState() if "touchpoints" in names else None
+        self.stocks: dict[Pair, PartStock] | None = {} if "stock" in names else None
+
+    def __call__(self, batch: list[LogEntry]) -> FoldedBatch:
+        decode = self.decode
+        events = [(entry.id, decode(entry)) for entry in batch]
+        touchpoints = stock = None
+        if self.touchpoints is not None:
+            fold = TouchpointFold(self.touchpoints)
+            for seq, event in events:
+                fold.apply(event, seq)
+            touchpoints = fold.changes.writes()
+        if self.stocks is not None:
+            stock_fold = StockFold(self.stocks.get)
+            for _, event in events:
+                stock_fold.apply(event)
+            self.stocks.update(stock_fold.changes.stocks)
+            stock = stock_fold.changes.writes()
+        return FoldedBatch(batch[-1].id, len(batch), touchpoints, stock)
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+class Projector:
+    """Catches the views up with the log, follows it, and rebuilds them beside the live ones."""
+
+    def __init__(self, app: JourneyApplication, batch_size: int = 5000,
+                 worker_min_events: int = 50_000) -> None:
+        self.app = app
+        self.db = ViewDb(app)
+        self.batch_size = batch_size
+        #: A rebuild of a log at least this long folds in a worker process.
+        self.worker_min_events = worker_min_events
+        self.decode = ViewDecoder(app)
+        self.ensure_tables()
+
+    def ensure_tables(self, suffix: str = "", *, tables: bool = True, indexes: bool = True,
+                      names: Iterable[str] = PROJECTIONS) -> None:
+        """Create a generation's tables and/or indexes; a projection whose first table
+        exists already is left alone (its indexes were made with it)."""
+        if tables and not suffix:
+            with self.db.recorder.writer_lock():  # concurrent creation: see the SQLite recorder
+                self.db.tracking.create_table()
+        t = self.db.tables(suffix)
+        with self.db.transaction() as (c, _):
+            for name, statements in create_statements(t, uuid.uuid4().hex[:8]).items():
+                if name not in names:
+                    continue
+                if tables and self.db.table_exists(c, PROJECTIONS[name][0] + suffix):
+                    if name == "stock":
+                        self._add_window_sums(c, t, suffix)
+                    continue
+                for statement in statements:
+                    is_index = statement.startswith("CREATE INDEX")
+                    if (is_index and indexes) or (not is_index and tables):
+                        c.execute(statement)
+
+    def _add_window_sums(self, c: Any, t: Tables, suffix: str) -> None:
+        """Stock tables made before the view kept window sums: add them, from the issues."""
+        if "window_qty" in self.db.columns(c, "view_stock" + suffix):
+            return
+        for column in ("window_qty", "window_squares"):
+            c.execute(f"ALTER TABLE {t.view_stock} ADD COLUMN {column} "
+                      "BIGINT NOT NULL DEFAULT 0")
+        refresh_window(self.db, c, t)
+        log.info("views.migrated", table="view_stock", added=["window_qty", "window_squares"])
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Fold every event not yet in the views; returns how many events were read."""
+        done = 0
+        while True:
+            with self.db.transaction() as (c, raw):
+                t = self.db.tables()
+                positions = {name: self.db.position(c, TRACKING_PREFIX + name)
+                             for name in PROJECTIONS}
+                start = min(positions.values())
+                batch = self.db.recorder.read_log(c, start, self.batch_size)
+                if not batch:
+                    return done
+                fold_and_write(self.db, c, t, ((n.id, self.decode(n)) for n in batch),
+                               after=positions)
+                for name in PROJECTIONS:
+                    if batch[-1].id > positions[name]:
+                        self.db.track(raw, TRACKING_PREFIX + name, batch[-1].id)
+            done += len(batch)
+            if progress:
+                progress(done, batch[-1].id)
+
+    def follow(self, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
+        """Keep the views current while other processes write.
+
+        PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``interval`` is
+        then only a safety net); SQLite has no notifications, so the log is polled.
+        """
+        with log_wake_ups(self.app) as wait:
+            while not stop():
+                if self.catch_up() == 0:
+                    wait(interval)
+
+    def lag(self) -> dict[str, int]:
+        """How many notifications each projection is behind the log."""
+        head = self.app.journey_recorder.position()
+        with self.db.transaction() as (c, _):
+            return {name: head - self.db.position(c, TRACKING_PREFIX + name)
+                    for name in PROJECTIONS}
+
+    def rebuild(self, names: list[str], progress: Callable[[int, int], None] | None = None,
+                *, suffix: str = "_next", swap: bool = True) -> int:
+        """Build fresh tables from the whole log beside the live ones, then swap them in
+        (``swap=False`` leaves them beside the live ones, e.g. for ``audit replay``)."""
+        next_t = self.db.tables(suffix)
+        with self.db.transaction() as (c, _):
+            for name in names:
+                for table in PROJECTIONS[name]:
+                    c.execute(f"DROP TABLE IF EXISTS {getattr(next_t, table)}")
+                c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
+                                      "WHERE application_name = ?"),
+                          (TRACKING_PREFIX + name + suffix,))
+        # Bulk-load without secondary indexes, build them once, swap, then catch up.
+        self.ensure_tables(suffix, indexes=False, names=names)
+        done, head = 0, self.app.journey_recorder.position()
+        with cycles_uncollected(), self._folded(names, head) as batches:
+            for folded in batches:
+                with self.db.transaction() as (c, raw):
+                    if folded.touchpoints is not None:
+                        write_touchpoints(self.db, c, next_t, folded.touchpoints)
+                    if folded.stock is not None:
+                        write_stock(self.db, c, next_t, folded.stock)
+                    for name in names:
+                        self.db.track(raw, TRACKING_PREFIX + name + suffix, folded.last)
+                done += folded.count
+                if progress:
+                    progress(done, max(head, folded.last))
+        self.ensure_tables(suffix, tables=False, names=names)
+        if not swap:
+            return done
+        with self.db.transaction() as (c, _):
+            self._swap(c, names, suffix)
+        return done + self.catch_up()  # what was appended meanwhile, into the swapped-in tables
+
+    @contextmanager
+    def _folded(self, names: list[str], head: int) -> Iterator[Iterator[FoldedBatch]]:
+        """The log folded from its start, batch by batch: in a worker process for a long
+        log (decoding and folding then run beside the writes), here for a short one (a
+        process costs ~1 s to start)."""
+        make = partial(LogFolder, names=tuple(names))
+        if head < self.worker_min_events:
+            yield self._fold_here(make(self.app))
+            return
+        with LogFeed("rebuild's fold", dict(self.app.env), 0, self.batch_size, make,
+                     cycles=False) as feed:
+            yield iter(feed.receive, None)
+
+    def _fold_here(self, fold: LogFolder) -> Iterator[FoldedBatch]:
+        for batch in self.app.journey_recorder.read_log_batches(0, self.batch_size):
+            yield fold(batch)
+
+    def _swap(self, c: Any, names: list[str], suffix: str) -> None:
+        """Replace the live tables by the rebuilt ones: one transaction, readers never wait."""
+        live = self.db.tables()
+        for name in names:
+            for table in PROJECTIONS[name]:
+                c.execute(f"DROP TABLE IF EXISTS {getattr(live, table)}")
+                c.execute(f"ALTER TABLE {getattr(self.db.tables(suffix), table)} "
+                          f"RENAME TO {table}")
+            c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
+                                  "WHERE application_name = ?"), (TRACKING_PREFIX + name,))
+            c.execute(self.db.sql(f"UPDATE {self.db.tracking_table} SET application_name = ? "
+                                  "WHERE application_name = ?"),
+                      (TRACKING_PREFIX + name, TRACKING_PREFIX + name + suffix))
+        log.info("views.swapped", views=names)
+
+
+@contextmanager
+def view_queries(app: JourneyApplication) -> Iterator[ViewQueries]:
+    """Typed queries over the live views, in one read transaction."""
+    db = ViewDb(app)
+    if not _views_current(app, db):
+        Projector(app)  # nothing projected yet (empty views, not an error), or older tables
+    with app.journey_recorder.read_rows() as c:
+        yield ViewQueries(c, db.sql, db.tables())
+
+
+def _views_current(app: JourneyApplication, db: ViewDb) -> bool:
+    """Every view table is there, in its current layout (no write needed to query)."""
+    try:
+        with app.journey_recorder.read_rows() as c:
+            for tables in PROJECTIONS.values():
+                for table in tables:
+                    c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
+            return "window_qty" in db.columns(c, "view_stock")
+    except Exception:  # the driver's "no such table", whichever the dialect
+        return False

@@ -1,0 +1,152 @@
+"""What the simulation tracks: customers, the entities their touchpoints name (orders,
+invoices, cases, repairs) and the stock of each part at each location.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class _Customer:
+    __slots__ = (
+        "cases",
+        "currency",
+        "fixed_at",
+        "id",
+        "in_repair",
+        "invoices",
+        "orders",
+        "repairs",
+        "serials",
+    )
+
+    def __init__(self, cid: str, currency: str, serials: list[str]) -> None:
+        self.id = cid
+        self.currency = currency
+        self.serials = serials
+        self.orders: list[_Order] = []
+        self.invoices: list[_Invoice] = []
+        self.repairs: list[_Repair] = []
+        self.cases: list[_Case] = []
+        self.in_repair: set[str] = set()  # serials
+        self.fixed_at: dict[str, int] = {}  # serial -> last `fixed` completion
+
+
+class _Entity:
+    """Something a lifecycle touchpoint names; invisible while one of its lines is held."""
+
+    __slots__ = ("customer", "held_until", "id")
+    kind = ""
+
+    def __init__(self, eid: str, customer: _Customer) -> None:
+        self.id = eid
+        self.customer = customer
+        self.held_until = 0
+
+
+class _Order(_Entity):
+    __slots__ = ("attempts", "lines", "returned", "state", "total")
+    kind = "order"
+
+    def __init__(self, eid: str, customer: _Customer, lines: list[tuple[str, int, int]]) -> None:
+        super().__init__(eid, customer)
+        self.lines = lines  # (sku, qty, unit price in cents)
+        self.total = sum(qty * cents for _, qty, cents in lines)
+        self.returned: dict[str, int] = {}
+        self.state = "placed"  # placed | failed | delivered | cancelled
+        self.attempts = 0
+
+
+class _Invoice(_Entity):
+    __slots__ = ("amount", "due", "paid", "reminders", "split")
+    kind = "invoice"
+
+    def __init__(self, eid: str, customer: _Customer, amount: int, due: int) -> None:
+        super().__init__(eid, customer)
+        self.amount = amount
+        self.due = due
+        self.paid = 0
+        self.reminders = 0
+        self.split = False
+
+
+class _Case(_Entity):
+    __slots__ = ("contacts_left", "next", "reopens", "state", "stuck", "unhappy")
+    kind = "case"
+
+    def __init__(self, eid: str, customer: _Customer) -> None:
+        super().__init__(eid, customer)
+        self.state = "open"  # open | resolved | closed
+        self.contacts_left = 0
+        self.next = ""
+        self.reopens = 0
+        self.stuck = False
+        self.unhappy = False
+
+
+class _Stock:
+    """Contract 2.3 state of one (part, location), plus the replenishment policy."""
+
+    __slots__ = (
+        "backordered",
+        "held_until",
+        "location",
+        "on_hand",
+        "part",
+        "pending",
+        "reorder_point",
+        "reserved",
+        "unit_cost",
+        "up_to",
+    )
+
+    def __init__(self, part: str, location: int, unit_cost: int, rop: int, up_to: int) -> None:
+        self.part = part
+        self.location = location
+        self.unit_cost = unit_cost
+        self.reorder_point = rop
+        self.up_to = up_to
+        self.on_hand = 0
+        self.reserved = 0
+        self.backordered = 0
+        self.pending = False
+        self.held_until = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class _Repair(_Entity):
+    __slots__ = (
+        "backorders",
+        "cost",
+        "issued",
+        "location",
+        "repeat",
+        "reservations",
+        "rounds",
+        "serial",
+        "state",
+        "todo",
+        "wait_until",
+        "warranty",
+    )
+    kind = "repair"
+
+    def __init__(
+        self, eid: str, customer: _Customer, serial: str, location: int, warranty: bool
+    ) -> None:
+        super().__init__(eid, customer)
+        self.serial = serial
+        self.location = location
+        self.warranty = warranty
+        self.state = "open"  # open | done | returned
+        self.rounds = 0
+        self.todo: deque[tuple[str, _Stock | None, int]] = deque()
+        self.reservations: dict[_Stock, int] = {}
+        self.backorders: dict[_Stock, int] = {}
+        self.issued: dict[_Stock, int] = {}
+        self.wait_until = 0
+        self.cost = 0
+        self.repeat = False  # came back within 30 days of a `fixed`; does not come back again

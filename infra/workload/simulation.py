@@ -1,0 +1,219 @@
+"""The core of the simulation: one heap of scheduled steps, emitting lines as it goes.
+
+The generator is a discrete-event simulation. Customers arrive one after another over
+`days`; each brings a few activities (orders, repairs, enquiries) that run as chains of
+scheduled steps on one heap ordered by business time. A step that runs emits its
+touchpoint at once, so the output is streamed in `occurred_at` order and memory holds only
+the customers that are still active, a bounded stock model and a few bounded ring buffers.
+
+What the engine would know is tracked in *arrival* order (contract 2.1-2.3):
+
+- every decision that depends on stock is taken when the line is written, against an exact
+  model of `on_hand`, `reserved` and per-repair reservations and backorders;
+- a *late* touchpoint is held back on the heap and written after later ones. Only
+  touchpoints that nothing else needs can be held: while a touchpoint of an entity is held,
+  the entity is invisible (its next chain steps wait until it has been written, and no
+  complaint, repair or bad line refers to it), and held stock movements only ever add stock,
+  which is counted when they are written.
+
+`_Simulation` holds that machinery; the lifecycle steps are mixins (``orders``,
+``invoices``, ``cases``, ``repairs``, ``stock``) composed with it in ``journeys``. Every step
+draws from the one generator `rng`, so the same seed gives the same bytes only while the
+draws keep their order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta
+from typing import TYPE_CHECKING, Any
+
+from journey.infra.workload.catalogue import _UPSTREAM_ERRORS, DAY, HOUR, MIN
+from journey.infra.workload.entities import _Customer, _Entity, _Stock
+from journey.infra.workload.options import DUPLICATE, VALID, WorkloadOptions
+
+if TYPE_CHECKING:
+    from journey.infra.workload.bad_lines import _Saboteur
+
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=True, separators=(",", ":"), check_circular=False, allow_nan=False
+).encode
+
+_Step = Callable[[int, Any], None]
+
+
+class _Simulation:
+    """The event loop and what every step shares: clock, ids, timestamps, money, emitting."""
+
+    #: Writes the lines that must be rejected; set by the composed simulation, because it
+    #: draws on the state of every lifecycle.
+    saboteur: _Saboteur
+
+    def __init__(self, options: WorkloadOptions) -> None:
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.e = options.error_rate
+        self.span = options.days * DAY
+        start = options.start.astimezone(UTC)
+        self.base_date = start.date()
+        self.base_sec = start.hour * HOUR + start.minute * MIN + start.second
+        self.day_text: dict[int, str] = {}
+        self.heap: list[tuple[int, int, _Step, Any]] = []
+        self.seq = 0
+        self.out: list[tuple[str, str]] = []
+        self.counters: dict[str, int] = {}
+        self.touchpoints = 0
+        self.now = 0
+        self.valid_count = 0
+        self.late_count = 0
+        self.flag_rate = options.error_rate * 0.1
+        self.reject_p = options.bad_rate / (1.0 - options.bad_rate)
+        self.duplicate_p = options.bad_rate * 0.25
+        self.recent_lines: deque[str] = deque(maxlen=512)
+        self.pool: deque[_Entity] = deque(maxlen=256)
+        self.recent_customers: deque[_Customer] = deque(maxlen=64)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Schedule the first steps: only the composed simulation knows the lifecycles."""
+        raise NotImplementedError
+
+    def run(self) -> Iterator[tuple[str, str]]:
+        """Run the steps in business-time order, yielding (line, label) as they are written."""
+        if self.options.customers == 0:
+            return
+        self._start()
+        heap, out, pop = self.heap, self.out, heapq.heappop
+        while heap:
+            t, _, step, arg = pop(heap)
+            self.now = t
+            step(t, arg)
+            if out:
+                yield from out
+                out.clear()
+
+    def _at(self, t: int, step: _Step, arg: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, step, arg))
+
+    def _blocked(self, t: int, entity: _Entity, step: _Step) -> bool:
+        """Wait while a line of `entity` is held back, so nothing overtakes it."""
+        if entity.held_until:
+            self._at(max(t, entity.held_until) + self._between(MIN, HOUR), step, entity)
+            return True
+        return False
+
+    def _between(self, low: int, high: int) -> int:
+        return low + int(self.rng.random() * (high - low))
+
+    def _next_id(self, prefix: str, width: int = 7) -> str:
+        n = self.counters.get(prefix, 0) + 1
+        self.counters[prefix] = n
+        return f"{prefix}-{n:0{width}d}"
+
+    def _next_tp(self) -> str:
+        self.touchpoints += 1
+        return f"tp-{self.touchpoints:09d}"
+
+    # -- time and money -----------------------------------------------------------------
+
+    def _wall(self, t: int) -> str:
+        day, sec = divmod(self.base_sec + t, DAY)
+        text = self.day_text.get(day)
+        if text is None:
+            text = self.day_text[day] = (self.base_date + timedelta(days=day)).isoformat()
+        h, rest = divmod(sec, HOUR)
+        m, s = divmod(rest, MIN)
+        return f"{text}T{h:02d}:{m:02d}:{s:02d}"
+
+    def _stamp(self, t: int) -> str:
+        """RFC 3339, mostly in UTC, sometimes the same instant with another offset."""
+        r = self.rng.random()
+        if r < 0.86:
+            return self._wall(t) + "Z"
+        if r < 0.95:
+            return self._wall(t + HOUR) + "+01:00"
+        return self._wall(t - 5 * HOUR) + "-05:00"
+
+    def _date(self, t: int) -> str:
+        return self._wall(t)[:10]
+
+    def _money(self, cents: int) -> float | str:
+        """A JSON number or a decimal string with two decimals (never a computed float)."""
+        if self.rng.random() < 0.7:
+            return cents / 100
+        sign = "-" if cents < 0 else ""
+        whole, frac = divmod(abs(cents), 100)
+        return f"{sign}{whole}.{frac:02d}"
+
+    # -- emitting -----------------------------------------------------------------------
+
+    def _send(
+        self,
+        t: int,
+        type_: str,
+        customer: _Customer | None,
+        channel: str,
+        source: str,
+        fields: dict[str, Any],
+        entity: _Entity | _Stock | None = None,
+        arrive: Callable[[], None] | None = None,
+        hold: int = 0,
+    ) -> None:
+        """Emit one valid touchpoint, or hold it back (late) when `entity` is given."""
+        rng = self.rng
+        obj: dict[str, Any] = {
+            "touchpoint_id": self._next_tp(),
+            "type": type_,
+            "occurred_at": self._stamp(t),
+        }
+        if customer is not None:
+            obj["customer_id"] = customer.id
+        if rng.random() < 0.92:
+            obj["channel"] = channel
+        if rng.random() < 0.95:
+            obj["source"] = source
+        if rng.random() < self.flag_rate:
+            obj["error"] = rng.choice(_UPSTREAM_ERRORS)
+        obj.update(fields)
+        line = _ENCODE(obj)
+        if entity is not None and (hold or self._wants_late()):
+            delay = hold or int(10 * MIN * 2 ** (rng.random() * 9))
+            entity.held_until = t + delay
+            self.late_count += 1
+            self._at(t + delay, self._release, (line, entity, arrive))
+            return
+        if arrive is not None:
+            arrive()
+        self._emit(line)
+
+    def _wants_late(self) -> bool:
+        quota = self.options.late_rate * (self.valid_count + 1)
+        return self.late_count < quota and self.rng.random() < 0.5
+
+    def _release(
+        self, _t: int, held: tuple[str, _Entity | _Stock, Callable[[], None] | None]
+    ) -> None:
+        line, entity, arrive = held
+        entity.held_until = 0
+        if arrive is not None:
+            arrive()
+        self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        self.out.append((line, VALID))
+        self.recent_lines.append(line)
+        self.valid_count += 1
+        rng = self.rng
+        if rng.random() < self.reject_p:
+            self.out.append(self.saboteur.line())
+        if rng.random() < self.duplicate_p:
+            self.out.append((rng.choice(self.recent_lines), DUPLICATE))
+
+    def _visible(self, entities: list[Any]) -> list[Any]:
+        return [e for e in entities if not e.held_until]

@@ -1,0 +1,50 @@
+"""The views together: their DDL, and one fold-and-write for a batch of events.
+
+``fold_and_write`` is the one place where events become view rows: the projector's
+catch-up (events from the log) and the Kafka view worker (events from the topics) both
+call it inside their own transaction, which also records their position; so a batch is
+in the views together with its position, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from journey.projections.stock.fold import StockFold
+from journey.projections.stock.table import load_stock, write_stock
+from journey.projections.stock.table import statements as stock_statements
+from journey.projections.tables import Dialect, Tables
+from journey.projections.touchpoints.fold import TouchpointFold, TouchpointWrites
+from journey.projections.touchpoints.table import SqlTouchpointState, write_touchpoints
+from journey.projections.touchpoints.table import statements as touchpoint_statements
+
+
+def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
+    """DDL per projection; ``uid`` keeps index names unique across generations, so run it
+    once per generation of tables (index names outlive the renames of a rebuild)."""
+    return {"touchpoints": touchpoint_statements(t, uid), "stock": stock_statements(t, uid)}
+
+
+def fold_and_write(db: Dialect, c: Any, t: Tables, events: Iterable[tuple[int, Any]],
+                   after: Mapping[str, int] | None = None) -> TouchpointWrites:
+    """Fold ``(seq, event)`` pairs into both views in the transaction of cursor ``c``.
+
+    What the folds need to know beyond the events is read from the tables ``t``; a
+    projection skips the events at or below its position in ``after`` (it has them).
+    ``seq`` orders a customer's timeline on ties (the log position). Returns the
+    touchpoint view's writes (the caller may need the repairs it learned).
+    """
+    after = after or {}
+    touchpoints_after, stock_after = after.get("touchpoints", 0), after.get("stock", 0)
+    touchpoints = TouchpointFold(SqlTouchpointState(db, c, t))
+    stock = StockFold(load_stock(db, c, t))
+    for seq, event in events:
+        if seq > touchpoints_after:
+            touchpoints.apply(event, seq)
+        if seq > stock_after:
+            stock.apply(event)
+    written = touchpoints.changes.writes()
+    write_touchpoints(db, c, t, written)
+    write_stock(db, c, t, stock.changes.writes())
+    return written
