@@ -1,8 +1,9 @@
 """Errors of the journey engine.
 
-Every exception the engine raises on purpose derives from ``JourneyError``;
-foreign exceptions (database drivers, Kafka, OS) are converted at the
-boundary with ``raise ... from exc``.
+Every exception the engine raises on purpose derives from ``JourneyError``; foreign
+exceptions (database drivers, Kafka, OS) are converted at the boundary with
+``raise ... from exc``. The tree (``tests/unit/test_errors.py`` checks it against the
+classes):
 
     JourneyError
     ├── TouchpointRejected      a touchpoint breaks an acceptance rule (reason = contract code)
@@ -11,14 +12,21 @@ boundary with ``raise ... from exc``.
     │   ├── LeaseHeld           another process holds a lease (e.g. the relay's)
     │   └── AuditChainError     the audit chain does not continue the log
     ├── IngestError             (infra.ingest) the input cannot be read
-    ├── KafkaUnavailable        (infra.kafka) no broker answers, or it refused the request
-    ├── TopicMismatch           (infra.kafka) a topic exists with another partition count
-    ├── BrokerError             (infra.broker) the bundled broker would not start
-    ├── EventEncodeError        (infra.avro_events) a stored event does not fit its schema
-    └── EventDecodeError        (infra.avro_events) a message is not one of our Avro events
+    ├── BoundError              (infra.bounds) a time bound is no month, day or instant
+    ├── ExportError             (infra.audit.export) an export cannot be written or read
+    ├── KafkaUnavailable        (infra.kafka.client) no broker answers, or it refused
+    ├── TopicMismatch           (infra.kafka.client) a topic has another partition count
+    ├── BrokerError             (infra.kafka.broker) the bundled broker would not start
+    ├── EventEncodeError        (infra.kafka.codec) a stored event does not fit its schema
+    └── EventDecodeError        (infra.kafka.codec) a message is not one of our Avro events
 
-A reject reason is data (a contract code such as ``unknown_entity``), never
-an exception class name.
+``schemas/`` imports nothing of ours, so ``journey.schemas.avro_codec`` raises its own
+``AvroCodecError`` (a ``ValueError``); ``journey.infra.kafka.codec`` turns it into
+``EventEncodeError`` or ``EventDecodeError``. ``PositionConflict`` is also the
+eventsourcing library's ``IntegrityError``, which is what a writer retries on.
+
+A reject reason is data (a contract code such as ``unknown_entity``), never an exception
+class name.
 """
 
 from __future__ import annotations

@@ -5,239 +5,71 @@ Validation is strict: a field has exactly its JSON type (an integer is a JSON in
 present must hold a value of its type (``null`` is not "absent"). Models are built once, at
 import; ``schemas.parsing.parse_line`` is the way in from raw bytes.
 
-Where the contract is silent, these choices hold (each is named where it is made):
-
-* free text (``reason``, ``resolution``, ``fault``, ``text``, ``source``) may be empty: the
-  contract gives maxima, no minimum; the ``error`` code needs one character at least (an empty
-  code would mark a service error with no code);
-* money has at most 2 decimals counted on the value (``1.10`` and ``1.100`` are fine), is below
-  10^26 in magnitude, and is kept with an exponent between -2 and 0 (``1E+2`` becomes ``100``);
-* ``occurred_at`` rejects the leap second ``:60`` (Python's ``datetime`` cannot hold it) and keeps
-  microseconds, truncating further digits.
+The field types and their checks (identifiers, money, timestamps, enumerations ...) live in
+``schemas.fields``, with the choices made where the contract is silent; they are re-exported
+here, so ``touchpoint.Money`` and ``fields.Money`` are the same type.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
-from decimal import Context, Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeAlias, TypeVar, get_args
+from typing import Annotated, Literal, Self, get_args
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-T = TypeVar("T")
+from journey.schemas.fields import (
+    PRESENCE_ERROR,
+    VALUE_ERROR,
+    Category,
+    Channel,
+    Currency,
+    Day,
+    Delta,
+    Demand,
+    Direction,
+    ErrorCode,
+    ErrorType,
+    Flag,
+    Identifier,
+    LongText,
+    Money,
+    NoCustomer,
+    NonNegativeMoney,
+    Omittable,
+    Outcome,
+    PositiveMoney,
+    Quantity,
+    Reason,
+    Satisfaction,
+    ShortText,
+    Source,
+    SubjectType,
+    Timestamp,
+    TouchpointId,
+    violation,
+)
 
-if TYPE_CHECKING:
-    #: A field that may be left out (then it is ``None``) but is never ``null`` when present.
-    Omittable: TypeAlias = T | None
-else:
-
-    class Omittable:
-        """At run time ``Omittable[X]`` is ``X``: pydantic then refuses ``null``, while the
-        ``None`` default still stands for "left out"; type checkers see ``X | None``."""
-
-        def __class_getitem__(cls, item: Any) -> Any:
-            return item
-
-
-#: Error type of the contract's own checks; the message is shown with the offending value.
-VALUE_ERROR = "journey_value"
-#: Error type of a check about a field's presence; the message is shown alone.
-PRESENCE_ERROR = "journey_presence"
-
-
-def violation(message: str) -> PydanticCustomError:
-    """A contract violation about a value, e.g. ``violation("must have at most 2 decimals")``."""
-    return PydanticCustomError(VALUE_ERROR, message)
+__all__ = [  # the models, and the field types of schemas.fields they are made of
+    "PRESENCE_ERROR", "TOUCHPOINT_TYPES", "VALUE_ERROR", "Category", "Channel", "ComplaintClosed",
+    "ComplaintContactLogged", "ComplaintOpened", "ComplaintReopened", "ComplaintResolved",
+    "ComplaintTouchpoint", "Currency", "Day", "Delta", "Demand", "Direction", "ErrorCode",
+    "ErrorType", "Flag", "Identifier", "InvoiceCorrected", "InvoiceIssued", "InvoicePaid",
+    "InvoiceReminderSent", "InvoiceTouchpoint", "LongText", "Money", "NoCustomer",
+    "NonNegativeMoney", "Omittable", "OrderLine", "OrderLines", "Outcome", "PartAdjusted",
+    "PartIssued", "PartReceived", "PartReleased", "PartReserved", "PartReturned", "PartTouchpoint",
+    "PartTransferred", "PositiveMoney", "PurchaseCancelled", "PurchaseDelivered",
+    "PurchaseDeliveryFailed", "PurchasePlaced", "PurchaseReturned", "PurchaseTouchpoint",
+    "Quantity", "Reason", "RepairCompleted", "RepairRequested", "RepairReturned",
+    "RepairTouchpoint", "ReturnLine", "ReturnLines", "Satisfaction", "ShortText", "Source",
+    "Strict", "Subject", "SubjectType", "Timestamp", "Touchpoint", "TouchpointId", "kind_of",
+    "violation",
+]
 
 
 def kind_of(touchpoint_type: str) -> str:
     """The part of a type before the dot (contract 4): ``purchase`` for ``purchase.placed``."""
     return touchpoint_type.partition(".")[0]
 
-
-# --- Field types -------------------------------------------------------------------------------
-
-
-Identifier = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128),
-    Field(description="a string of 1-128 characters"),
-]
-TouchpointId = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$"),
-    Field(description="a string of 1-128 characters of A-Z a-z 0-9 . _ : -"),
-]
-Source = Annotated[
-    str, StringConstraints(max_length=64), Field(description="a string of at most 64 characters")
-]
-# An empty error code would count as a service error with no code, so one character at least.
-ErrorCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9_]{1,64}$"),
-    Field(description="a string of 1-64 characters of a-z 0-9 _"),
-]
-Currency = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    Field(description="3 upper-case letters (A-Z)"),
-]
-# Free text: the contract sets a maximum where it gives one and no minimum, so "" is a string.
-Reason = Annotated[str, Field(description="a string")]
-ShortText = Annotated[
-    str,
-    StringConstraints(max_length=200),
-    Field(description="a string of at most 200 characters"),
-]
-LongText = Annotated[
-    str,
-    StringConstraints(max_length=2000),
-    Field(description="a string of at most 2000 characters"),
-]
-
-Quantity = Annotated[int, Field(ge=1, description="an integer >= 1")]
-Satisfaction = Annotated[int, Field(ge=1, le=5, description="an integer from 1 to 5")]
-Flag = Annotated[bool, Field(description="a JSON boolean (true or false)")]
-
-Channel = Literal["web", "phone", "email", "chat", "store", "field", "system"]
-ErrorType = Literal[
-    "wrong_amount", "duplicate", "wrong_customer", "missing_line", "tax", "pricing", "other"
-]
-Category = Literal["billing", "delivery", "product", "repair", "parts", "service", "other"]
-SubjectType = Literal["order", "invoice", "repair"]
-Demand = Literal["value", "failure", "unknown"]
-Direction = Literal["inbound", "outbound"]
-Outcome = Literal["fixed", "not_fixed", "no_fault_found"]
-
-
-def _nonzero(quantity: int) -> int:
-    if quantity == 0:
-        raise violation("must be an integer other than 0")
-    return quantity
-
-
-Delta = Annotated[int, AfterValidator(_nonzero), Field(description="an integer other than 0")]
-
-
-# Money: a JSON number or a decimal string; never a float, never a boolean.
-
-_DECIMAL_STRING = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-# Money stays below 10^26 so that 2 decimals fit the 28 digits of the default decimal context:
-# sums stay exact and an exponent like 1e999999999 cannot overflow arithmetic downstream.
-_MONEY_MAX_ADJUSTED = 25
-_EXACT = Context(prec=60)
-_CENT = Decimal("0.01")
-_UNIT = Decimal(1)
-_MONEY_FORM = 'must be a JSON number or a decimal string like "12.50"'
-
-
-def _to_money(value: object) -> Decimal:
-    if isinstance(value, bool):  # an int to Python, never money to the contract
-        raise violation(_MONEY_FORM)
-    if isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, int) or (isinstance(value, str) and _DECIMAL_STRING.fullmatch(value)):
-        amount = Decimal(value)
-    else:
-        raise violation(_MONEY_FORM)
-    if not amount.is_finite():
-        raise violation("must be a finite number")
-    if amount and amount.adjusted() > _MONEY_MAX_ADJUSTED:
-        raise violation("must be below 10^26 in magnitude")
-    exponent = amount.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite
-    if exponent < -2:
-        # Decimals are counted on the value: the digits beyond the second must all be 0.
-        if any(amount.as_tuple().digits[exponent + 2 :]):
-            raise violation("must have at most 2 decimals")
-        amount = amount.quantize(_CENT, context=_EXACT)
-    elif exponent > 0:
-        amount = amount.quantize(_UNIT, context=_EXACT)
-    if amount.is_zero() and amount.is_signed():
-        amount = amount.copy_abs()
-    return amount
-
-
-def _non_negative_money(value: object) -> Decimal:
-    amount = _to_money(value)
-    if amount < 0:
-        raise violation("must be >= 0")
-    return amount
-
-
-def _positive_money(value: object) -> Decimal:
-    amount = _to_money(value)
-    if amount <= 0:
-        raise violation("must be > 0")
-    return amount
-
-
-Money = Annotated[Decimal, PlainValidator(_to_money)]
-NonNegativeMoney = Annotated[Decimal, PlainValidator(_non_negative_money)]
-PositiveMoney = Annotated[Decimal, PlainValidator(_positive_money)]
-
-
-# Time: RFC 3339 with a mandatory offset; business time is kept in UTC.
-
-_TIMESTAMP = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
-_TIMESTAMP_FORM = "must be an RFC 3339 timestamp with offset, e.g. 2024-05-01T10:00:00Z"
-
-
-def _to_utc(value: object) -> datetime:
-    # The pattern is the contract's form; fromisoformat then checks the calendar and the clock
-    # (no February 30th, no hour 24, no leap second :60) and truncates beyond microseconds.
-    if type(value) is not str or _TIMESTAMP.fullmatch(value) is None:
-        raise violation(_TIMESTAMP_FORM)
-    try:
-        moment = datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise violation("must be a real date and time") from None
-    if moment.tzinfo is UTC:
-        return moment
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise violation("must stay within years 1-9999 once converted to UTC") from None
-
-
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-
-
-def _to_date(value: object) -> date:
-    if type(value) is not str:
-        raise violation("must be a date string YYYY-MM-DD")
-    match = _DATE.fullmatch(value)
-    if match is None:
-        raise violation("must be a date string YYYY-MM-DD")
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        raise violation("must be a real date") from None
-
-
-Timestamp = Annotated[datetime, PlainValidator(_to_utc)]
-Day = Annotated[date, PlainValidator(_to_date)]
-
-
-def _absent(value: object) -> None:
-    raise PydanticCustomError(PRESENCE_ERROR, "must be absent for part.* types")
-
-
-#: ``customer_id`` of a part movement: any value, even ``null``, is refused.
-NoCustomer = Annotated[None, PlainValidator(_absent)]
 
 
 # --- Models ------------------------------------------------------------------------------------
@@ -250,7 +82,7 @@ class Strict(BaseModel):
 
 
 class OrderLine(Strict):
-    """A line of ``purchase.placed``."""
+    """A line of purchase.placed."""
 
     sku: Identifier
     qty: Quantity
@@ -258,7 +90,7 @@ class OrderLine(Strict):
 
 
 class ReturnLine(Strict):
-    """A line of ``purchase.returned``."""
+    """A line of purchase.returned."""
 
     sku: Identifier
     qty: Quantity
@@ -333,32 +165,38 @@ class PartTouchpoint(Touchpoint):
 
 
 class PurchasePlaced(PurchaseTouchpoint):
+    """An order was placed: creates order order_id."""
     type: Literal["purchase.placed"]
     lines: OrderLines
     currency: Currency
 
 
 class PurchaseDelivered(PurchaseTouchpoint):
+    """The order was delivered."""
     type: Literal["purchase.delivered"]
 
 
 class PurchaseDeliveryFailed(PurchaseTouchpoint):
+    """A delivery of the order failed (error code delivery_failed)."""
     type: Literal["purchase.delivery_failed"]
     reason: ShortText
 
 
 class PurchaseReturned(PurchaseTouchpoint):
+    """Lines of a delivered order came back (at most what was ordered)."""
     type: Literal["purchase.returned"]
     lines: ReturnLines
     reason: Reason
 
 
 class PurchaseCancelled(PurchaseTouchpoint):
+    """The order was cancelled."""
     type: Literal["purchase.cancelled"]
     reason: Reason
 
 
 class InvoiceIssued(InvoiceTouchpoint):
+    """An invoice was issued: creates invoice invoice_id."""
     type: Literal["invoice.issued"]
     amount: NonNegativeMoney
     currency: Currency
@@ -367,21 +205,25 @@ class InvoiceIssued(InvoiceTouchpoint):
 
 
 class InvoicePaid(InvoiceTouchpoint):
+    """A payment towards the invoice."""
     type: Literal["invoice.paid"]
     amount: PositiveMoney
 
 
 class InvoiceReminderSent(InvoiceTouchpoint):
+    """A payment reminder was sent."""
     type: Literal["invoice.reminder_sent"]
 
 
 class InvoiceCorrected(InvoiceTouchpoint):
+    """The invoice was corrected (error code billing_<error_type>)."""
     type: Literal["invoice.corrected"]
     error_type: ErrorType
     amount_delta: Money
 
 
 class ComplaintOpened(ComplaintTouchpoint):
+    """A complaint was made: creates case case_id."""
     type: Literal["complaint.opened"]
     category: Category
     subject: Omittable[Subject] = None
@@ -390,26 +232,31 @@ class ComplaintOpened(ComplaintTouchpoint):
 
 
 class ComplaintContactLogged(ComplaintTouchpoint):
+    """A contact about an open case."""
     type: Literal["complaint.contact_logged"]
     direction: Direction
 
 
 class ComplaintResolved(ComplaintTouchpoint):
+    """The case was resolved, optionally with a satisfaction rating."""
     type: Literal["complaint.resolved"]
     resolution: ShortText
     satisfaction: Omittable[Satisfaction] = None
 
 
 class ComplaintReopened(ComplaintTouchpoint):
+    """A resolved case was reopened (error code case_reopened)."""
     type: Literal["complaint.reopened"]
     reason: Reason
 
 
 class ComplaintClosed(ComplaintTouchpoint):
+    """A resolved case was closed."""
     type: Literal["complaint.closed"]
 
 
 class RepairRequested(RepairTouchpoint):
+    """A repair was requested: creates repair repair_id."""
     type: Literal["repair.requested"]
     serial: Identifier
     fault: ShortText
@@ -418,51 +265,60 @@ class RepairRequested(RepairTouchpoint):
 
 
 class RepairCompleted(RepairTouchpoint):
+    """The repair was completed (outcome not_fixed: error code repair_not_fixed)."""
     type: Literal["repair.completed"]
     outcome: Outcome
 
 
 class RepairReturned(RepairTouchpoint):
+    """The repaired item went back to the customer."""
     type: Literal["repair.returned"]
 
 
 class PartReceived(PartTouchpoint):
+    """Parts arrived at a location: on_hand += qty."""
     type: Literal["part.received"]
     qty: Quantity
     unit_cost: Omittable[NonNegativeMoney] = None
 
 
 class PartReserved(PartTouchpoint):
+    """Parts reserved for a repair; beyond what is available, a stock-out."""
     type: Literal["part.reserved"]
     qty: Quantity
     repair_id: Identifier
 
 
 class PartReleased(PartTouchpoint):
+    """A repair's reservation was released."""
     type: Literal["part.released"]
     qty: Quantity
     repair_id: Identifier
 
 
 class PartIssued(PartTouchpoint):
+    """Parts were issued to a repair: on_hand -= qty."""
     type: Literal["part.issued"]
     qty: Quantity
     repair_id: Identifier
 
 
 class PartReturned(PartTouchpoint):
+    """Parts came back to a location: on_hand += qty."""
     type: Literal["part.returned"]
     qty: Quantity
     repair_id: Omittable[Identifier] = None
 
 
 class PartAdjusted(PartTouchpoint):
+    """A stock count: on_hand += qty, a signed delta."""
     type: Literal["part.adjusted"]
     qty: Delta
     reason: Reason
 
 
 class PartTransferred(PartTouchpoint):
+    """Parts moved from location to to_location."""
     type: Literal["part.transferred"]
     to_location: Identifier
     qty: Quantity

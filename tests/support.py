@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from journey.domain.base import Entity
 from journey.domain.decide import Decider
 from journey.domain.errors import TouchpointRejected
 from journey.domain.invoices import Invoice
@@ -67,6 +68,9 @@ def part(type_: str, qty: int = 1, part_id: str = "P1", location: str = "WH1",
 
 # Deciding in memory: the real parser and decider over a dict of aggregates (no store).
 
+E = TypeVar("E", bound=Entity)
+
+
 class Memory:
     """Aggregates in a dict: enough for the decider, nothing persisted."""
 
@@ -83,6 +87,12 @@ class Memory:
             self.items[aggregate.id] = aggregate
         return [event for aggregate in changed for event in aggregate.collect_events()]
 
+    def entity(self, cls: type[E], key: str) -> E:
+        """The aggregate of class ``cls`` with key ``key`` (``Order``, "O1"); fails if none."""
+        found = self.items.get(cls.id_for(key))
+        assert isinstance(found, cls), f"no {cls.__name__} {key!r}"
+        return found
+
     def refusal(self, obj: dict[str, Any]) -> Refused:
         """Why a touchpoint is refused; fails when it is accepted."""
         try:
@@ -90,6 +100,11 @@ class Memory:
         except TouchpointRejected as refused:
             return Refused(refused.reason)
         raise AssertionError(f"accepted, expected a refusal: {obj}")
+
+
+def event_types(events: list[Any]) -> list[type]:
+    """The classes of ``events``, in order."""
+    return [type(event) for event in events]
 
 
 @dataclass(frozen=True)

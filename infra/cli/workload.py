@@ -1,4 +1,5 @@
-"""``journey generate``: a realistic, deterministic workload for demos, tests and benchmarks."""
+"""``journey generate`` (a realistic, deterministic workload for demos, tests and benchmarks)
+and ``journey schema`` (the contract's machine-readable form)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def generate(
         with open(output, "w", encoding="utf-8") as out:
             count = write_workload(options, out)
     log.info("generate.done", lines=count, customers=customers, seed=seed)
+
+
+schema_app = typer.Typer(help="The contract's machine-readable schemas.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("touchpoint")
+def touchpoint_schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of one touchpoint line, generated from the models.
+
+    It is also shipped as ``schemas/touchpoint.schema.json``. It checks the shape of a line;
+    the rules it cannot express (precedence of reasons, rules across touchpoints) are listed
+    in docs/contract.md.
+    """
+    from journey.schemas.jsonschema import touchpoint_json_schema_text
+
+    sys.stdout.write(touchpoint_json_schema_text())

@@ -18,7 +18,8 @@ from uuid import UUID
 from kafka import TopicPartition
 
 from journey.infra.kafka.client import make_consumer
-from journey.schemas.avro_codec import MAGIC, decode
+from journey.infra.kafka.codec import EventDecodeError
+from journey.schemas.avro_codec import MAGIC, AvroCodecError, decode
 
 #: Stop reading back once nothing arrived for this long after the expected count.
 SETTLE = 0.5
@@ -43,10 +44,20 @@ def describe(record: Any) -> dict[str, Any]:
         "headers": {k: v.decode("utf-8", "replace") for k, v in record.headers or []},
     }
     if value is not None and value.startswith(MAGIC):
-        document["schema"], document["value"] = decode(value)
+        document["schema"], document["value"] = _decoded(record)
     else:
         document["value"] = None if value is None else value.decode("utf-8", "replace")
     return document
+
+
+def _decoded(record: Any) -> tuple[str, dict[str, Any]]:
+    """An Avro value decoded from the ``.avsc`` files; a damaged one is our error, named by
+    where it sits."""
+    try:
+        return decode(record.value)
+    except AvroCodecError as exc:
+        raise EventDecodeError(f"{record.topic} partition {record.partition} offset "
+                               f"{record.offset} is not a readable event: {exc}") from exc
 
 
 def _assigned(bootstrap: str, topics: list[str], from_beginning: bool) -> Any:
@@ -110,7 +121,7 @@ def read_back(bootstrap: str, topics: list[str], *, expected: int = 0,
             for records in polled.values():
                 for record in records:
                     total += 1
-                    _, value = decode(record.value)
+                    _, value = _decoded(record)
                     seen = found[record.topic]
                     seen.messages += 1
                     seen.keys.add(record.key)

@@ -1,5 +1,5 @@
-"""The event-sourced application and how a store is opened.
-"""
+"""The event-sourced application and how a store is opened."""
+
 from __future__ import annotations
 
 import sqlite3

@@ -1,6 +1,7 @@
 """Bookkeeping kept with the data: ingest checkpoints, consumer offsets, relay positions,
 leases. Every write here commits in the caller's transaction or in one of its own.
 """
+
 from __future__ import annotations
 
 import json

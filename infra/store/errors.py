@@ -1,10 +1,8 @@
-"""What can go wrong with the event store.
-"""
+"""What can go wrong with the event store."""
+
 from __future__ import annotations
 
-from eventsourcing.persistence import (
-    IntegrityError,
-)
+from eventsourcing.persistence import IntegrityError
 
 from journey.domain.errors import JourneyError
 
@@ -13,7 +11,7 @@ class StoreError(JourneyError):
     """The event store cannot be reached or used."""
 
 
-class PositionConflict(IntegrityError, JourneyError):
+class PositionConflict(IntegrityError, StoreError):
     """Another writer appended to the log after this batch was decided."""
 
 

@@ -1,5 +1,5 @@
-"""The PostgreSQL recorder: the library's table lock, our rows and events in one transaction.
-"""
+"""The PostgreSQL recorder: the library's table lock, our rows and events in one transaction."""
+
 from __future__ import annotations
 
 import zlib

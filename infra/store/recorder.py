@@ -1,6 +1,7 @@
 """What both recorders share: the log read in order, a batch's own rows written with its
 events, the audit chain extended in the same transaction, and the engine's queries.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

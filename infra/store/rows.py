@@ -1,5 +1,5 @@
-"""The rows the store reads and writes besides the library's events.
-"""
+"""The rows the store reads and writes besides the library's events."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

@@ -1,5 +1,5 @@
-"""The SQLite recorder: one ``executemany`` per batch, file locks beside the database.
-"""
+"""The SQLite recorder: one ``executemany`` per batch, file locks beside the database."""
+
 from __future__ import annotations
 
 import fcntl

@@ -1,5 +1,5 @@
-"""Store URLs, both ways: a URL to the library's settings, an application's settings to a URL.
-"""
+"""Store URLs, both ways: a URL to the library's settings, an application's settings to a URL."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

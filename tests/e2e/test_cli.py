@@ -172,3 +172,12 @@ def test_audit_verify_says_ok_on_an_untouched_store_and_names_a_tampered_row(
     assert tampered.returncode != 0
     report = json.loads(tampered.stdout)
     assert (report["ok"], report["first_bad_position"]) == (False, 3)
+
+
+def test_schema_touchpoint_prints_the_shipped_json_schema(journey: Journey) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "schemas" / "touchpoint.schema.json"
+
+    printed = journey.run("schema", "touchpoint").stdout
+
+    assert shipped.read_bytes() == printed
+    assert json.loads(printed)["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from journey.infra.kafka.client import close_producer, ensure_topics, make_producer
 from tests.e2e.conftest import Journey
 from tests.support import line, order
 
@@ -87,3 +88,22 @@ def test_a_bad_bootstrap_is_one_clear_error(journey: Journey) -> None:
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert result.stderr.decode().strip().splitlines()[-1].startswith("journey: error:")
+
+
+def test_tail_on_a_damaged_message_is_one_clear_error_naming_where_it_sits(
+        journey: Journey, kafka_bootstrap: str) -> None:
+    topic = f"t{uuid.uuid4().hex[:10]}.purchase"
+    ensure_topics(kafka_bootstrap, {topic: 1})
+    producer = make_producer(kafka_bootstrap)
+    try:  # the single-object marker, then bytes no schema fingerprint matches
+        producer.send(topic, value=b"\xc3\x01" + b"\x00" * 8 + b"garbage").get(timeout=30)
+    finally:
+        close_producer(producer)
+
+    result = journey.run("tail", topic, "--bootstrap", kafka_bootstrap, "--from-beginning",
+                         "--max-messages", "1", "--idle", "20", check=False)
+
+    assert result.returncode == 1
+    assert b"Traceback" not in result.stderr
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith(f"journey: error: {topic} partition 0 offset 0 is not a readable")

@@ -26,9 +26,8 @@ from journey.infra.ingest import Ingestor
 from journey.infra.store import JourneyApplication, LogEntry, open_store
 from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.projector import Projector, view_queries
-from journey.schemas.parsing import Parsed, parse_line
-from journey.schemas.touchpoint import InvoiceIssued
 from tests.support import V1_STATE, V1_TOPIC, invoice, line, order, tp, v1_row
+from tests.unit.test_upcasting import issued
 
 LEGACY = Invoice.id_for("I-OLD")
 
@@ -46,16 +45,6 @@ def app(store_url: str) -> Iterator[JourneyApplication]:
 def stored_state(app: JourneyApplication, position: int) -> bytes:
     (n,) = app.recorder.select_notifications(position, 1, stop=position)
     return bytes(n.state)
-
-
-def issued(at: str = "2026-03-01T10:00:00Z", due_date: str = "2026-03-31") -> Invoice.Issued:
-    """The v2 event the current code records for an ``invoice.issued`` touchpoint."""
-    parsed = parse_line(line(tp("invoice.issued", at=at, invoice_id="I1", amount="19.98",
-                                currency="EUR", due_date=due_date)))
-    assert isinstance(parsed, Parsed) and isinstance(parsed.touchpoint, InvoiceIssued)
-    (event,) = Invoice.issue(parsed.touchpoint).collect_events()
-    assert isinstance(event, Invoice.Issued)
-    return event
 
 
 # --- The mapper: a v1 row decodes as a v2 event --------------------------------------------------

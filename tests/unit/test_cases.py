@@ -13,7 +13,17 @@ import pytest
 
 from journey.domain.base import TouchpointEvent
 from journey.domain.cases import Case
-from tests.support import Memory, Refused, case, event_fields, invoice, order, repair, tp
+from tests.support import (
+    Memory,
+    Refused,
+    case,
+    event_fields,
+    event_types,
+    invoice,
+    order,
+    repair,
+    tp,
+)
 
 
 def contact_logged(direction: str = "inbound", **kw: Any) -> dict[str, Any]:
@@ -38,14 +48,6 @@ LIFECYCLE = {"contact_logged": contact_logged, "resolved": resolved, "reopened":
 SUBJECTS = {"order": order, "invoice": invoice, "repair": repair}
 
 
-def the_case(memory: Memory) -> Case:
-    found = memory.get(Case.id_for("K1"))
-    assert isinstance(found, Case)
-    return found
-
-
-def types(events: list[Any]) -> list[type]:
-    return [type(event) for event in events]
 
 
 def steps(memory: Memory, *names: str) -> list[Any]:
@@ -82,9 +84,9 @@ def test_opening_records_opened_with_its_defaults_and_the_envelope() -> None:
     events = memory.decide(case("K1", touchpoint_id="tp-k1", at="2026-03-01T09:00:00+01:00",
                                 category="delivery", channel="phone"))
 
-    assert [Case.Opened] == types(events)
+    assert [Case.Opened] == event_types(events)
     assert expected == event_fields(events[0])
-    c = the_case(memory)
+    c = memory.entity(Case, "K1")
     assert expected_state == (c.key, c.customer_id, c.status, c.version)
 
 
@@ -171,10 +173,10 @@ def test_an_open_case_logs_any_number_of_contacts_and_stays_open(memory: Memory)
     events = [event for direction in directions
               for event in memory.decide(contact_logged(direction))]
 
-    assert [Case.ContactLogged] * 3 == types(events)
+    assert [Case.ContactLogged] * 3 == event_types(events)
     assert expected == [(event_fields(e)["case_id"], event_fields(e)["direction"])
                         for e in events]
-    assert expected_state == (the_case(memory).status, the_case(memory).version)
+    assert expected_state == (memory.entity(Case, "K1").status, memory.entity(Case, "K1").version)
 
 
 def test_an_open_case_may_be_resolved_with_a_satisfaction_score(memory: Memory) -> None:
@@ -187,15 +189,15 @@ def test_an_open_case_may_be_resolved_with_a_satisfaction_score(memory: Memory) 
     events = memory.decide(resolved(touchpoint_id="tp-res", at="2026-03-04T16:00:00Z",
                                     resolution="refund sent", satisfaction=4))
 
-    assert [Case.Resolved] == types(events)
+    assert [Case.Resolved] == event_types(events)
     assert expected == event_fields(events[0])
-    assert expected_status == the_case(memory).status
+    assert expected_status == memory.entity(Case, "K1").status
 
 
 def test_a_case_may_be_resolved_without_any_contact_and_without_a_score(memory: Memory) -> None:
     events = memory.decide(resolved())
 
-    assert [Case.Resolved] == types(events)
+    assert [Case.Resolved] == event_types(events)
     assert event_fields(events[0])["satisfaction"] is None
 
 
@@ -227,10 +229,10 @@ def test_a_resolved_case_may_be_reopened_and_the_event_keeps_the_reason(memory: 
 
     events = memory.decide(reopened(touchpoint_id="tp-ro", reason="still charged"))
 
-    assert [Case.Reopened] == types(events)
+    assert [Case.Reopened] == event_types(events)
     fields = event_fields(events[0])
     assert expected == (fields["touchpoint_id"], fields["case_id"], fields["reason"],
-                        the_case(memory).status)
+                        memory.entity(Case, "K1").status)
 
 
 def test_a_resolved_case_may_be_closed(memory: Memory) -> None:
@@ -239,9 +241,10 @@ def test_a_resolved_case_may_be_closed(memory: Memory) -> None:
 
     events = memory.decide(closed(touchpoint_id="tp-cl"))
 
-    assert [Case.Closed] == types(events)
+    assert [Case.Closed] == event_types(events)
     fields = event_fields(events[0])
-    assert expected == (fields["touchpoint_id"], fields["case_id"], the_case(memory).status)
+    case = memory.entity(Case, "K1")
+    assert expected == (fields["touchpoint_id"], fields["case_id"], case.status)
 
 
 # --- Reopened: contacts, resolved again --------------------------------------------------------
@@ -257,8 +260,8 @@ def test_a_reopened_case_logs_contacts_resolves_again_and_may_then_be_closed(
     events = steps(memory, "contact_logged", "contact_logged", "resolved", "reopened",
                    "resolved", "closed")
 
-    assert expected == types(events)
-    assert expected_state == (the_case(memory).status, the_case(memory).version)
+    assert expected == event_types(events)
+    assert expected_state == (memory.entity(Case, "K1").status, memory.entity(Case, "K1").version)
 
 
 @pytest.mark.parametrize("type_", ["reopened", "closed"])
@@ -282,8 +285,8 @@ def test_a_closed_case_refuses_everything(memory: Memory, type_: str) -> None:
     outcome = memory.refusal(LIFECYCLE[type_]())
 
     assert Refused("invalid_transition") == outcome
-    assert expected == (the_case(memory).status, the_case(memory).version)
-    assert not the_case(memory).collect_events()
+    assert expected == (memory.entity(Case, "K1").status, memory.entity(Case, "K1").version)
+    assert not memory.entity(Case, "K1").collect_events()
 
 
 def test_customer_mismatch_is_given_before_invalid_transition(memory: Memory) -> None:
@@ -320,6 +323,6 @@ def test_state_replayed_from_events_equals_state_decided(last: str) -> None:
     for event in history:
         replayed = event.mutate(replayed)
 
-    live = the_case(memory)
+    live = memory.entity(Case, "K1")
     assert (live.key, live.customer_id, live.status, live.version) == (
         replayed.key, replayed.customer_id, replayed.status, replayed.version)

@@ -15,7 +15,7 @@ import pytest
 
 from journey.domain.base import TouchpointEvent
 from journey.domain.invoices import Invoice
-from tests.support import Memory, Refused, event_fields, invoice, order, tp
+from tests.support import Memory, Refused, event_fields, event_types, invoice, order, tp
 
 
 def paid(amount: str = "10.00", **kw: Any) -> dict[str, Any]:
@@ -35,14 +35,6 @@ def corrected(amount_delta: str = "-2.50", error_type: str = "wrong_amount",
 LIFECYCLE = {"paid": paid, "reminder_sent": reminder_sent, "corrected": corrected}
 
 
-def the_invoice(memory: Memory) -> Invoice:
-    found = memory.get(Invoice.id_for("I1"))
-    assert isinstance(found, Invoice)
-    return found
-
-
-def types(events: list[Any]) -> list[type]:
-    return [type(event) for event in events]
 
 
 @pytest.fixture
@@ -77,7 +69,7 @@ def test_issuing_records_issued_with_the_exact_amount_the_due_date_and_the_envel
 
     events = memory.decide(issued)
 
-    assert [Invoice.Issued] == types(events)
+    assert [Invoice.Issued] == event_types(events)
     assert expected == event_fields(events[0])
     assert Invoice.id_for("I1") == events[0].originator_id
 
@@ -88,7 +80,7 @@ def test_a_new_invoice_belongs_to_the_customer_it_was_issued_to() -> None:
 
     memory.decide(invoice("I1", customer_id="C7"))
 
-    i = the_invoice(memory)
+    i = memory.entity(Invoice, "I1")
     assert expected == (i.key, i.customer_id, i.version)
 
 
@@ -99,7 +91,7 @@ def test_an_invoice_may_name_an_order_of_the_same_customer() -> None:
 
     events = memory.decide(invoice("I1", order_id="O1"))
 
-    assert [Invoice.Issued] == types(events)
+    assert [Invoice.Issued] == event_types(events)
     assert expected == event_fields(events[0])["order_id"]
 
 
@@ -163,8 +155,8 @@ def test_a_lifecycle_touchpoint_of_another_customer_is_refused_as_customer_misma
     outcome = memory.refusal(LIFECYCLE[type_](customer_id="C2"))
 
     assert Refused("customer_mismatch") == outcome
-    assert expected == the_invoice(memory).version
-    assert not the_invoice(memory).collect_events()
+    assert expected == memory.entity(Invoice, "I1").version
+    assert not memory.entity(Invoice, "I1").collect_events()
 
 
 # --- After issued ------------------------------------------------------------------------------
@@ -177,7 +169,7 @@ def test_a_payment_records_paid_with_its_exact_amount(memory: Memory) -> None:
 
     events = memory.decide(paid("0.10", touchpoint_id="tp-p", at="2026-03-05T08:00:00Z"))
 
-    assert [Invoice.Paid] == types(events)
+    assert [Invoice.Paid] == event_types(events)
     assert expected == event_fields(events[0])
     assert isinstance(event_fields(events[0])["amount"], Decimal)
 
@@ -189,7 +181,7 @@ def test_a_reminder_records_reminder_sent(memory: Memory) -> None:
 
     events = memory.decide(reminder_sent(touchpoint_id="tp-r", channel="email"))
 
-    assert [Invoice.ReminderSent] == types(events)
+    assert [Invoice.ReminderSent] == event_types(events)
     assert expected == event_fields(events[0])
 
 
@@ -198,7 +190,7 @@ def test_a_correction_records_its_error_type_and_a_negative_delta(memory: Memory
 
     events = memory.decide(corrected("-19.98", "duplicate", touchpoint_id="tp-c"))
 
-    assert [Invoice.Corrected] == types(events)
+    assert [Invoice.Corrected] == event_types(events)
     fields = event_fields(events[0])
     assert expected == (fields["touchpoint_id"], fields["invoice_id"], fields["error_type"],
                         fields["amount_delta"])
@@ -213,8 +205,8 @@ def test_payments_reminders_and_corrections_repeat_in_any_order(memory: Memory) 
 
     events = [event for step in steps for event in memory.decide(step)]
 
-    assert expected == types(events)
-    assert len(steps) + 1 == the_invoice(memory).version
+    assert expected == event_types(events)
+    assert len(steps) + 1 == memory.entity(Invoice, "I1").version
 
 
 def test_a_payment_beyond_the_amount_due_is_still_accepted(memory: Memory) -> None:
@@ -222,7 +214,7 @@ def test_a_payment_beyond_the_amount_due_is_still_accepted(memory: Memory) -> No
 
     events = memory.decide(paid("19.98"))
 
-    assert [Invoice.Paid] == types(events)
+    assert [Invoice.Paid] == event_types(events)
 
 
 def test_an_invoice_of_a_cancelled_order_still_takes_payments_and_corrections() -> None:
@@ -233,7 +225,7 @@ def test_an_invoice_of_a_cancelled_order_still_takes_payments_and_corrections() 
 
     events = memory.decide(corrected("-19.98")) + memory.decide(paid("1.00"))
 
-    assert [Invoice.Corrected, Invoice.Paid] == types(events)
+    assert [Invoice.Corrected, Invoice.Paid] == event_types(events)
 
 
 # --- The events themselves ---------------------------------------------------------------------
@@ -260,6 +252,6 @@ def test_state_replayed_from_events_equals_state_decided() -> None:
     for event in history:
         replayed = event.mutate(replayed)
 
-    live = the_invoice(memory)
+    live = memory.entity(Invoice, "I1")
     assert (live.id, live.key, live.customer_id, live.version) == (
         replayed.id, replayed.key, replayed.customer_id, replayed.version)

@@ -15,7 +15,7 @@ import pytest
 
 from journey.domain.base import TouchpointEvent
 from journey.domain.orders import Order
-from tests.support import Memory, Refused, event_fields, order, tp
+from tests.support import Memory, Refused, event_fields, event_types, order, tp
 
 LINES = [{"sku": "S1", "qty": 2, "unit_price": "9.99"}, {"sku": "S2", "qty": 1, "unit_price": 5}]
 
@@ -45,14 +45,6 @@ LIFECYCLE = {
 }
 
 
-def the_order(memory: Memory) -> Order:
-    found = memory.get(Order.id_for("O1"))
-    assert isinstance(found, Order)
-    return found
-
-
-def types(events: list[Any]) -> list[type]:
-    return [type(event) for event in events]
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def test_placing_an_order_records_placed_with_its_lines_and_the_envelope() -> No
 
     events = memory.decide(placed)
 
-    assert [Order.Placed] == types(events)
+    assert [Order.Placed] == event_types(events)
     assert expected == event_fields(events[0])
     assert Order.id_for("O1") == events[0].originator_id
 
@@ -97,7 +89,7 @@ def test_a_new_order_is_placed_for_its_customer_with_the_quantity_ordered_per_sk
 
     memory.decide(order("O1", lines=lines, customer_id="C7"))
 
-    o = the_order(memory)
+    o = memory.entity(Order, "O1")
     assert expected == (o.key, o.customer_id, o.status, o.ordered, o.returned, o.version)
 
 
@@ -141,9 +133,9 @@ def test_a_placed_order_may_be_delivered(memory: Memory) -> None:
 
     events = memory.decide(delivered(touchpoint_id="tp-d", at="2026-03-03T09:30:00Z"))
 
-    assert [Order.Delivered] == types(events)
+    assert [Order.Delivered] == event_types(events)
     assert expected == event_fields(events[0])
-    assert expected_state == (the_order(memory).status, the_order(memory).version)
+    assert expected_state == (memory.entity(Order, "O1").status, memory.entity(Order, "O1").version)
 
 
 def test_a_placed_order_may_fail_delivery_and_the_event_keeps_the_reason(memory: Memory) -> None:
@@ -151,10 +143,10 @@ def test_a_placed_order_may_fail_delivery_and_the_event_keeps_the_reason(memory:
 
     events = memory.decide(delivery_failed(touchpoint_id="tp-f", reason="address unknown"))
 
-    assert [Order.DeliveryFailed] == types(events)
+    assert [Order.DeliveryFailed] == event_types(events)
     fields = event_fields(events[0])
     assert expected == (fields["touchpoint_id"], fields["order_id"], fields["reason"],
-                        the_order(memory).status)
+                        memory.entity(Order, "O1").status)
 
 
 def test_a_placed_order_may_be_cancelled_and_the_event_keeps_the_reason(memory: Memory) -> None:
@@ -162,10 +154,10 @@ def test_a_placed_order_may_be_cancelled_and_the_event_keeps_the_reason(memory: 
 
     events = memory.decide(cancelled(touchpoint_id="tp-c", reason="too slow"))
 
-    assert [Order.Cancelled] == types(events)
+    assert [Order.Cancelled] == event_types(events)
     fields = event_fields(events[0])
     assert expected == (fields["touchpoint_id"], fields["order_id"], fields["reason"],
-                        the_order(memory).status)
+                        memory.entity(Order, "O1").status)
 
 
 def test_a_failed_delivery_may_fail_again_and_then_be_delivered(memory: Memory) -> None:
@@ -175,8 +167,8 @@ def test_a_failed_delivery_may_fail_again_and_then_be_delivered(memory: Memory) 
     again = memory.decide(delivery_failed())
     at_last = memory.decide(delivered())
 
-    assert [Order.DeliveryFailed, Order.Delivered] == types(again + at_last)
-    assert expected == (the_order(memory).status, the_order(memory).version)
+    assert [Order.DeliveryFailed, Order.Delivered] == event_types(again + at_last)
+    assert expected == (memory.entity(Order, "O1").status, memory.entity(Order, "O1").version)
 
 
 def test_a_failed_delivery_may_be_cancelled(memory: Memory) -> None:
@@ -185,8 +177,8 @@ def test_a_failed_delivery_may_be_cancelled(memory: Memory) -> None:
 
     events = memory.decide(cancelled())
 
-    assert [Order.Cancelled] == types(events)
-    assert expected == the_order(memory).status
+    assert [Order.Cancelled] == event_types(events)
+    assert expected == memory.entity(Order, "O1").status
 
 
 @pytest.mark.parametrize("before", [[], ["delivery_failed"]], ids=["placed", "delivery_failed"])
@@ -208,7 +200,7 @@ def test_a_delivered_order_refuses_another_delivery_outcome_and_a_cancellation(
     outcome = memory.refusal(LIFECYCLE[type_]())
 
     assert Refused("invalid_transition") == outcome
-    assert expected == the_order(memory).status
+    assert expected == memory.entity(Order, "O1").status
 
 
 @pytest.mark.parametrize("type_", sorted(LIFECYCLE))
@@ -222,7 +214,7 @@ def test_a_cancelled_order_refuses_everything(memory: Memory, before: list[str],
     outcome = memory.refusal(LIFECYCLE[type_]())
 
     assert Refused("invalid_transition") == outcome
-    assert expected == the_order(memory).status
+    assert expected == memory.entity(Order, "O1").status
 
 
 # --- Returns -----------------------------------------------------------------------------------
@@ -235,7 +227,7 @@ def test_a_return_records_its_lines_and_reason(memory: Memory) -> None:
     events = memory.decide(returned(("S2", 1), ("S1", 1), touchpoint_id="tp-r",
                                     reason="too small"))
 
-    assert [Order.Returned] == types(events)
+    assert [Order.Returned] == event_types(events)
     fields = event_fields(events[0])
     assert expected == (fields["touchpoint_id"], fields["order_id"], fields["lines"],
                         fields["reason"])
@@ -249,8 +241,8 @@ def test_returns_repeat_until_the_ordered_quantity_of_each_sku_is_back(memory: M
     second = memory.decide(returned(("S1", 1)))
     other_sku = memory.decide(returned(("S2", 1)))
 
-    assert [Order.Returned] * 3 == types(first + second + other_sku)
-    assert expected == (the_order(memory).status, the_order(memory).returned)
+    assert [Order.Returned] * 3 == event_types(first + second + other_sku)
+    assert expected == (memory.entity(Order, "O1").status, memory.entity(Order, "O1").returned)
     assert Refused("invalid_quantity") == memory.refusal(returned(("S1", 1)))
     assert Refused("invalid_quantity") == memory.refusal(returned(("S2", 1)))
 
@@ -264,7 +256,7 @@ def test_a_return_beyond_what_is_left_of_an_sku_is_refused_as_invalid_quantity(
     outcome = memory.refusal(returned(("S1", 2)))
 
     assert Refused("invalid_quantity") == outcome
-    assert expected == the_order(memory).returned
+    assert expected == memory.entity(Order, "O1").returned
 
 
 def test_a_return_naming_an_sku_that_was_not_ordered_is_refused_as_invalid_quantity(
@@ -275,7 +267,7 @@ def test_a_return_naming_an_sku_that_was_not_ordered_is_refused_as_invalid_quant
     outcome = memory.refusal(returned(("S1", 1), ("S3", 1)))
 
     assert Refused("invalid_quantity") == outcome
-    assert expected == the_order(memory).returned
+    assert expected == memory.entity(Order, "O1").returned
 
 
 def test_lines_of_one_return_with_the_same_sku_count_together(memory: Memory) -> None:
@@ -309,7 +301,7 @@ def test_invalid_transition_is_given_before_invalid_quantity(memory: Memory) -> 
 def test_a_refused_touchpoint_changes_nothing(memory: Memory) -> None:
     memory.decide(delivered())
     memory.decide(returned(("S1", 1)))
-    o = the_order(memory)
+    o = memory.entity(Order, "O1")
     expected = (o.version, o.status, dict(o.returned))
 
     memory.refusal(returned(("S1", 1), ("S2", 2)))
@@ -340,7 +332,7 @@ def test_state_replayed_from_events_equals_state_decided() -> None:
     for event in history:
         replayed = event.mutate(replayed)
 
-    live = the_order(memory)
+    live = memory.entity(Order, "O1")
     assert (live.key, live.customer_id, live.status, live.ordered, live.returned, live.version) == (
         replayed.key, replayed.customer_id, replayed.status, replayed.ordered, replayed.returned,
         replayed.version)

@@ -13,7 +13,7 @@ import pytest
 
 from journey.domain.base import TouchpointEvent
 from journey.domain.repairs import Repair
-from tests.support import Memory, Refused, case, event_fields, repair, tp
+from tests.support import Memory, Refused, case, event_fields, event_types, repair, tp
 
 
 def completed(outcome: str = "fixed", **kw: Any) -> dict[str, Any]:
@@ -29,14 +29,6 @@ LIFECYCLE = {"completed": completed, "returned": returned}
 DONE = ["fixed", "no_fault_found"]
 
 
-def the_repair(memory: Memory) -> Repair:
-    found = memory.get(Repair.id_for("R1"))
-    assert isinstance(found, Repair)
-    return found
-
-
-def types(events: list[Any]) -> list[type]:
-    return [type(event) for event in events]
 
 
 @pytest.fixture
@@ -68,9 +60,9 @@ def test_requesting_records_requested_with_the_device_and_the_envelope() -> None
 
     events = memory.decide(repair("R1", touchpoint_id="tp-r1", serial="SN-42", channel="field"))
 
-    assert [Repair.Requested] == types(events)
+    assert [Repair.Requested] == event_types(events)
     assert expected == event_fields(events[0])
-    r = the_repair(memory)
+    r = memory.entity(Repair, "R1")
     assert expected_state == (r.key, r.customer_id, r.status, r.version)
 
 
@@ -141,7 +133,7 @@ def test_a_completion_records_completed_with_its_outcome(memory: Memory, outcome
 
     events = memory.decide(completed(outcome, touchpoint_id="tp-c", at="2026-03-02T15:00:00Z"))
 
-    assert [Repair.Completed] == types(events)
+    assert [Repair.Completed] == event_types(events)
     assert expected == event_fields(events[0])
 
 
@@ -151,7 +143,8 @@ def test_a_repair_not_fixed_stays_open_and_may_complete_again_any_number_of_time
 
     events = [event for _ in range(4) for event in memory.decide(completed("not_fixed"))]
 
-    assert expected == (types(events), the_repair(memory).status, the_repair(memory).version)
+    repair_ = memory.entity(Repair, "R1")
+    assert expected == (event_types(events), repair_.status, repair_.version)
 
 
 @pytest.mark.parametrize("outcome", DONE)
@@ -162,8 +155,8 @@ def test_a_repair_not_fixed_may_later_be_completed_for_good(memory: Memory,
 
     events = memory.decide(completed(outcome))
 
-    assert [Repair.Completed] == types(events)
-    assert expected == the_repair(memory).status
+    assert [Repair.Completed] == event_types(events)
+    assert expected == memory.entity(Repair, "R1").status
 
 
 @pytest.mark.parametrize("outcome", DONE)
@@ -189,8 +182,8 @@ def test_a_repair_fixed_or_without_fault_may_be_returned(memory: Memory, outcome
 
     events = memory.decide(returned(touchpoint_id="tp-back"))
 
-    assert [Repair.Returned] == types(events)
-    assert expected == (event_fields(events[0]), the_repair(memory).status)
+    assert [Repair.Returned] == event_types(events)
+    assert expected == (event_fields(events[0]), memory.entity(Repair, "R1").status)
 
 
 @pytest.mark.parametrize("completions", [[], ["not_fixed"], ["not_fixed", "not_fixed"]],
@@ -213,8 +206,8 @@ def test_a_repair_is_returned_only_once(memory: Memory) -> None:
     outcome = memory.refusal(returned())
 
     assert Refused("invalid_transition") == outcome
-    assert expected == (the_repair(memory).status, the_repair(memory).version)
-    assert not the_repair(memory).collect_events()
+    assert expected == (memory.entity(Repair, "R1").status, memory.entity(Repair, "R1").version)
+    assert not memory.entity(Repair, "R1").collect_events()
 
 
 @pytest.mark.parametrize("outcome", ["fixed", "not_fixed", "no_fault_found"])
@@ -261,6 +254,6 @@ def test_state_replayed_from_events_equals_state_decided(path: list[str]) -> Non
     for event in history:
         replayed = event.mutate(replayed)
 
-    live = the_repair(memory)
+    live = memory.entity(Repair, "R1")
     assert (live.key, live.customer_id, live.status, live.version) == (
         replayed.key, replayed.customer_id, replayed.status, replayed.version)

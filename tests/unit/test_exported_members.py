@@ -1,0 +1,40 @@
+"""The public API: what ``journey`` re-exports, and that importing it stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import journey
+
+
+@pytest.mark.parametrize("name", [n for n in journey.__all__ if n != "__version__"])
+def test_every_exported_name_is_the_object_of_its_defining_module(name: str) -> None:
+    value = getattr(journey, name)
+    assert getattr(sys.modules[journey._EXPORTS[name]], name) is value
+    assert name in dir(journey)
+
+
+def test_all_lists_exactly_the_lazy_names() -> None:
+    assert {"__version__", *journey._EXPORTS} == set(journey.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        journey.nothing  # noqa: B018
+
+
+def test_importing_journey_alone_loads_no_store_or_kafka() -> None:
+    code = ("import sys, journey; print(sorted(m for m in sys.modules "
+            "if m.startswith(('journey.', 'kafka', 'eventsourcing', 'fastavro'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_the_version_is_the_distribution_version() -> None:
+    from importlib.metadata import version
+
+    assert journey.__version__ == version("journey-engine")
