@@ -103,7 +103,7 @@ def per_event_transactions(url: str, events: int) -> tuple[int, float]:
 
 def latencies(url: str) -> dict[str, list[float]]:
     app = open_store(url)
-    with app.journey_recorder._read() as c:
+    with app.journey_recorder.read_rows() as c:
         c.execute("SELECT DISTINCT customer_id FROM view_touchpoints LIMIT 20000")
         customers = [row[0] for row in c.fetchall() if row[0]]
         c.execute("SELECT part_id FROM view_stock")

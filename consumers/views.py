@@ -31,6 +31,7 @@ from journey.infra.store import JourneyApplication, OffsetRow
 from journey.infra.views.database import ViewDb
 from journey.infra.views.projector import Projector
 from journey.projections.tables import Tables
+from journey.projections.touchpoints.table import adopt_orphans, orphans_index
 from journey.projections.views import fold_and_write
 
 log = structlog.get_logger("journey.consume")
@@ -65,9 +66,7 @@ class ViewWorker:
         Projector(app)  # the view tables, if this database has none yet
         t = self.db.tables()
         with self.db.transaction() as (c, _):
-            c.execute(f"CREATE INDEX IF NOT EXISTS ix_view_touchpoints_orphans ON "
-                      f"{t.view_touchpoints} (repair_id) "
-                      "WHERE customer_id IS NULL AND repair_id IS NOT NULL")
+            c.execute(orphans_index(t))
 
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
@@ -124,8 +123,4 @@ class ViewWorker:
     def _fold(self, c: Any, t: Tables, events: list[Incoming]) -> None:
         written = fold_and_write(self.db, c, t, ((incoming.notification_id, incoming.event)
                                                  for incoming in events))
-        if written.repairs:  # part movements that arrived before their request
-            c.executemany(self.db.sql(
-                f"UPDATE {t.view_touchpoints} SET customer_id = ? "
-                "WHERE repair_id = ? AND customer_id IS NULL"),
-                [(customer, repair_id) for repair_id, customer, _ in written.repairs])
+        adopt_orphans(self.db, c, t, written.repairs)

@@ -2,8 +2,9 @@
 
 ``verify_log`` streams the events, ``journey_chain`` and ``journey_seals`` in position order
 (each by its primary key, ``chunk_size`` rows a query, merged here so rows missing on either
-side show up), recomputes the chain from the events (see ``infra.chain``) and checks every
-seal. It stops at the first position that is not what was written and names what happened:
+side show up), recomputes the chain from the events (see ``journey.infra.audit.chain``) and
+checks every seal. It stops at the first position that is not what was written and names
+what happened:
 
 ``altered``        an event row's content (originator, version, topic, state) changed
 ``reordered``      the row holds (some columns of) another row's content: rows swapped

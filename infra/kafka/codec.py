@@ -20,11 +20,12 @@ One message per stored event, on the topic of its kind (``journey.<kind>``):
 ``event_id`` is uuid5(``JOURNEY_NAMESPACE``, ``"event:<originator_id>:<originator_version>"``):
 a re-published event keeps its id, so subscribers can drop duplicates.
 
-Speed: the encoder works from ``json.loads`` of the stored state, like ``infra.views.ViewDecoder``,
-and hands fastavro base values (int microseconds, uuid text) so it skips logical-type
-conversion; it goes through the application's mapper only when the shortcut cannot be honoured:
-an event stored at an older ``class_version`` (``Invoice.Issued`` v1 is upcast and published in
-the current v2 shape), or a store with a cipher or compressor.
+Speed: the encoder works from ``json.loads`` of the stored state, like
+``infra.views.decoder.ViewDecoder``, and hands fastavro base values (int microseconds, uuid
+text) so it skips logical-type conversion; it goes through the application's mapper only
+when the shortcut cannot be honoured: an event stored at an older ``class_version``
+(``Invoice.Issued`` v1 is upcast and published in the current v2 shape), or a store with a
+cipher or compressor.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The relay: the event store is the outbox, every stored event goes to its kind's topic.
 
 It reads the notification log in order from its stored position and publishes each
-event (Avro single-object value, key, headers; see ``infra.avro_events``). Only when the
+event (Avro single-object value, key, headers; see ``journey.infra.kafka.codec``). Only when the
 broker has acknowledged a whole batch does it store that batch's end as its position, so a
 crash at any point re-sends at most the batches in flight: duplicates, never a gap. Two
 batches are in flight at most: the next one is encoded and sent while the broker

@@ -25,7 +25,11 @@ from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.feed import LogFeed, cycles_uncollected
 from journey.projections.queries import ViewQueries
 from journey.projections.stock import Pair, StockFold, StockWrites
-from journey.projections.stock.table import refresh_window, write_stock
+from journey.projections.stock.table import (
+    WINDOW_SUM_COLUMNS,
+    add_window_sums,
+    write_stock,
+)
 from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.touchpoints import (
     MemoryTouchpointState,
@@ -117,13 +121,10 @@ class Projector:
 
     def _add_window_sums(self, c: Any, t: Tables, suffix: str) -> None:
         """Stock tables made before the view kept window sums: add them, from the issues."""
-        if "window_qty" in self.db.columns(c, "view_stock" + suffix):
+        if set(WINDOW_SUM_COLUMNS) <= self.db.columns(c, "view_stock" + suffix):
             return
-        for column in ("window_qty", "window_squares"):
-            c.execute(f"ALTER TABLE {t.view_stock} ADD COLUMN {column} "
-                      "BIGINT NOT NULL DEFAULT 0")
-        refresh_window(self.db, c, t)
-        log.info("views.migrated", table="view_stock", added=["window_qty", "window_squares"])
+        add_window_sums(self.db, c, t)
+        log.info("views.migrated", table="view_stock", added=list(WINDOW_SUM_COLUMNS))
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold every event not yet in the views; returns how many events were read."""
@@ -248,6 +249,6 @@ def _views_current(app: JourneyApplication, db: ViewDb) -> bool:
             for tables in PROJECTIONS.values():
                 for table in tables:
                     c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
-            return "window_qty" in db.columns(c, "view_stock")
+            return set(WINDOW_SUM_COLUMNS) <= db.columns(c, "view_stock")
     except Exception:  # the driver's "no such table", whichever the dialect
         return False

@@ -108,3 +108,15 @@ def refresh_window(db: Dialect, c: Any, t: Tables, w: StockWrites | None = None)
     c.executemany(q(f"UPDATE {t.view_stock} SET window_qty = ?, window_squares = ? "
                     "WHERE part_id = ? AND location = ?"),
                   [(int(qty), int(squares), p, loc) for p, loc, qty, squares in rows])
+
+
+#: Columns ``view_stock`` gained after its first release, and how to add them.
+WINDOW_SUM_COLUMNS = ("window_qty", "window_squares")
+
+
+def add_window_sums(db: Dialect, c: Any, t: Tables) -> None:
+    """Bring a stock table made before the view kept window sums up to date: add the
+    columns, then compute them from the issues."""
+    for column in WINDOW_SUM_COLUMNS:
+        c.execute(f"ALTER TABLE {t.view_stock} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0")
+    refresh_window(db, c, t)

@@ -142,3 +142,19 @@ def write_touchpoints(db: Dialect, c: Any, t: Tables, w: TouchpointWrites) -> No
             "failure = r.failure + excluded.failure"), w.demand)
 
 
+
+
+def orphans_index(t: Tables) -> str:
+    """An index on part movements whose repair is not known yet: the Kafka view worker's
+    topics may bring a movement before the request it names (the log never does)."""
+    return (f"CREATE INDEX IF NOT EXISTS ix_view_touchpoints_orphans ON {t.view_touchpoints} "
+            "(repair_id) WHERE customer_id IS NULL AND repair_id IS NOT NULL")
+
+
+def adopt_orphans(db: Dialect, c: Any, t: Tables, repairs: list[tuple[str, str, str]]) -> None:
+    """Give part movements that arrived before their repair's request that repair's
+    customer (``repairs``: the (repair_id, customer_id, serial) a batch learned)."""
+    if repairs:
+        c.executemany(db.sql(f"UPDATE {t.view_touchpoints} SET customer_id = ? "
+                             "WHERE repair_id = ? AND customer_id IS NULL"),
+                      [(customer, repair_id) for repair_id, customer, _ in repairs])

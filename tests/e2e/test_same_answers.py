@@ -4,12 +4,17 @@
 namespace (the commands of ``golden/manifest.json`` on a generated workload of 300
 customers). The generator must still write the very same workload, and every command the
 same bytes; only record time (``recorded_at`` in ``history``) differs from run to run.
+
+When an answer changes on purpose (a new version of the contract's shapes), rewrite the
+files with ``JOURNEY_UPDATE_GOLDEN=1 pytest tests/e2e/test_same_answers.py`` and let the
+diff of ``golden/`` show the change for review.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,7 @@ from tests.e2e.conftest import Journey
 
 GOLDEN = Path(__file__).with_name("golden")
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+UPDATE = os.environ.get("JOURNEY_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +42,8 @@ def test_the_generator_writes_the_same_workload(ingested: tuple[Journey, Path]) 
     assert MANIFEST["workload"]["sha256"] == hashlib.sha256(workload.read_bytes()).hexdigest()
 
 
-def _expected(name: str) -> bytes:
-    return (GOLDEN / (name + (".csv" if name.endswith("_csv") else ".json"))).read_bytes()
+def _golden(name: str) -> Path:
+    return GOLDEN / (name + (".csv" if name.endswith("_csv") else ".json"))
 
 
 def _without_record_time(output: bytes) -> bytes:
@@ -54,6 +60,8 @@ def test_every_query_command_answers_as_before(ingested: tuple[Journey, Path]) -
         output = journey.run(*(arg.replace("{workload}", str(workload)) for arg in args)).stdout
         if name.startswith("history"):
             output = _without_record_time(output)
-        if output != _expected(name):
+        if UPDATE:
+            _golden(name).write_bytes(output)
+        elif output != _golden(name).read_bytes():
             differing.append(name)
     assert differing == []

@@ -70,7 +70,7 @@ def input_topics(bootstrap: str, partitions: int = 1) -> Topics:
 def store_state(app: JourneyApplication) -> tuple[Any, ...]:
     recorder = app.journey_recorder
     rejects = [(r.touchpoint_id, r.reason, r.detail, r.raw) for r in recorder.rejects()]
-    with recorder._read() as c:
+    with recorder.read_rows() as c:
         c.execute(f"SELECT touchpoint_id, content_hash FROM {recorder.touchpoints_sql}")
         accepted = sorted((row[0], bytes(row[1])) for row in c.fetchall())
     return recorder.counts(), accepted, rejects

@@ -244,7 +244,7 @@ def rewrite_store_row(app: JourneyApplication, position: int,
     """Change (or, with None, delete) one stored event behind the engine's back."""
     recorder = app.journey_recorder
     column = "rowid" if recorder.ph == "?" else "notification_id"
-    with recorder._write() as c:
+    with recorder.write_rows() as c:
         if change is None:
             c.execute(f"DELETE FROM {recorder.events_sql} WHERE {column} = {recorder.ph}",
                       (position,))

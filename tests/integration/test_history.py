@@ -128,7 +128,7 @@ def test_audit_replay_is_clean_on_an_untouched_store_and_reports_drift_row_by_ro
     assert audit_replay(app)["ok"] is True
 
     table = Projector(app).db.tables().view_error_rates
-    with app.journey_recorder._write() as c:
+    with app.journey_recorder.write_rows() as c:
         c.execute(f"UPDATE {table} SET errors = errors + 7 WHERE kind = 'purchase'")
     report = audit_replay(app)
 
@@ -146,7 +146,7 @@ def test_an_unknown_entity_reference_is_a_clear_error(app: JourneyApplication) -
 
 def _index_count(app: JourneyApplication) -> int:
     db = Projector(app).db
-    with app.journey_recorder._read() as c:
+    with app.journey_recorder.read_rows() as c:
         if db.postgres:
             c.execute("SELECT COUNT(*) FROM pg_indexes WHERE schemaname = %s "
                       "AND tablename LIKE 'view_%%'", (db.datastore.schema,))

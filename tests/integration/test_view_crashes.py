@@ -43,7 +43,7 @@ def views(url: str) -> dict[str, list[tuple[Any, ...]]]:
     try:
         db = ViewDb(app)
         out: dict[str, list[tuple[Any, ...]]] = {}
-        with app.journey_recorder._read() as c:
+        with app.journey_recorder.read_rows() as c:
             for tables in PROJECTIONS.values():
                 for table in tables:
                     c.execute(f"SELECT * FROM {getattr(db.tables(), table)}")
@@ -59,7 +59,7 @@ def tracked(url: str, name: str) -> int:
     app = open_store(url)
     try:
         db = ViewDb(app)
-        with app.journey_recorder._read() as c:
+        with app.journey_recorder.read_rows() as c:
             return db.position(c, name)
     finally:
         app.close()

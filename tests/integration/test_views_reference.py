@@ -1,10 +1,10 @@
 """The views (contract sections 3 and 4) against an independent, brute-force reference model.
 
-The reference below is written from CONTRACT.md alone: it reads the accepted touchpoints of a
-generated workload in arrival order and recomputes every error code, the error rates, the
-failure demand, the stock levels and the customer timelines from scratch, with no code shared
-with ``domain/`` or ``projections/``. The engine is driven through the installed ``journey``
-command exactly as an operator would.
+The reference below is written from the contract (docs/contract.md) alone: it reads the
+accepted touchpoints of a generated workload in arrival order and recomputes every error
+code, the error rates, the failure demand, the stock levels and the customer timelines from
+scratch, with no code shared with ``domain/`` or ``projections/``. The engine is driven
+through the installed ``journey`` command exactly as an operator would.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ FOLDERS = ("domain", "projections", "consumers", "schemas", "infra")
 MAY_IMPORT = {
     "schemas": set(),
     "domain": {"schemas"},
-    "projections": {"domain", "schemas"},
-    "consumers": {"domain", "projections", "schemas", "infra"},
+    "projections": {"domain"},
+    "consumers": {"domain", "projections", "infra"},
     "infra": {"domain", "projections", "schemas", "consumers"},
 }
 
