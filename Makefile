@@ -52,7 +52,7 @@ lint: $(STAMP)
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
 	@for f in __init__.py py.typed; do ln -s ../../../journey/$$f $(TYPECHECK)/$$f; done
 	@for d in domain projections consumers schemas infra; do ln -s ../../../$$d $(TYPECHECK)/$$d; done
-	MYPYPATH=build/typecheck $(BIN)/mypy
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest

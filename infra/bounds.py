@@ -69,7 +69,10 @@ def period(text: str, option: str = "time bound") -> Period:
         raise BoundError(f"{option}: expected {FORMATS}, got {text!r}") from None
     if moment.utcoffset() is None:
         raise BoundError(f"{option}: the time needs an offset (Z or +HH:MM): {text!r}")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC moment
+        raise BoundError(f"{option}: {text!r} is outside the years 1 to 9999 in UTC") from None
     return Period(moment, moment)
 
 

@@ -26,24 +26,31 @@ def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:
     return {"touchpoints": touchpoint_statements(t, uid), "stock": stock_statements(t, uid)}
 
 
+def fold_events(events: Iterable[tuple[int, Any]], touchpoints: TouchpointFold | None,
+                stock: StockFold | None, after: Mapping[str, int] | None = None) -> None:
+    """Fold ``(seq, event)`` pairs, in log order, into the folds given (``None``: that view
+    is not being built); a fold skips the events at or below its position in ``after``.
+    ``seq`` (the log position) orders a customer's timeline on ties."""
+    after = after or {}
+    touchpoints_after, stock_after = after.get("touchpoints", 0), after.get("stock", 0)
+    for seq, event in events:
+        if touchpoints is not None and seq > touchpoints_after:
+            touchpoints.apply(event, seq)
+        if stock is not None and seq > stock_after:
+            stock.apply(event)
+
+
 def fold_and_write(db: Dialect, c: Any, t: Tables, events: Iterable[tuple[int, Any]],
                    after: Mapping[str, int] | None = None) -> TouchpointWrites:
     """Fold ``(seq, event)`` pairs into both views in the transaction of cursor ``c``.
 
-    What the folds need to know beyond the events is read from the tables ``t``; a
-    projection skips the events at or below its position in ``after`` (it has them).
-    ``seq`` orders a customer's timeline on ties (the log position). Returns the
-    touchpoint view's writes (the caller may need the repairs it learned).
+    What the folds need to know beyond the events is read from the tables ``t`` (see
+    ``fold_events`` for ``after``). Returns the touchpoint view's writes (the caller may
+    need the repairs it learned).
     """
-    after = after or {}
-    touchpoints_after, stock_after = after.get("touchpoints", 0), after.get("stock", 0)
     touchpoints = TouchpointFold(SqlTouchpointState(db, c, t))
     stock = StockFold(load_stock(db, c, t))
-    for seq, event in events:
-        if seq > touchpoints_after:
-            touchpoints.apply(event, seq)
-        if seq > stock_after:
-            stock.apply(event)
+    fold_events(events, touchpoints, stock, after)
     written = touchpoints.changes.writes()
     write_touchpoints(db, c, t, written)
     write_stock(db, c, t, stock.changes.writes())

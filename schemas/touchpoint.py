@@ -71,7 +71,6 @@ def kind_of(touchpoint_type: str) -> str:
     return touchpoint_type.partition(".")[0]
 
 
-
 # --- Models ------------------------------------------------------------------------------------
 
 

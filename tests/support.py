@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -15,6 +18,7 @@ from journey.domain.base import Entity
 from journey.domain.decide import Decider
 from journey.domain.errors import TouchpointRejected
 from journey.domain.invoices import Invoice
+from journey.infra.store import JourneyApplication
 from journey.schemas.parsing import Parsed, parse_line
 from journey.schemas.touchpoint import Touchpoint
 
@@ -151,3 +155,28 @@ def v1_row(state: bytes = V1_STATE, key: str = "I-OLD") -> StoredEvent:
     """The v1 event as a stored row: no ``class_version``, no ``terms_days``."""
     return StoredEvent(originator_id=Invoice.id_for(key), originator_version=1, topic=V1_TOPIC,
                        state=state)
+
+
+@contextmanager
+def behind_the_engines_back(app: JourneyApplication) -> Iterator[Any]:
+    """A write transaction on a connection of the test's own, as an intruder or a careless
+    operator would open one: nothing of the engine checks what it does."""
+    env = app.env
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        connection = sqlite3.connect(env["SQLITE_DBNAME"])
+        try:
+            with connection:
+                yield connection.cursor()
+        finally:
+            connection.close()
+        return
+    import psycopg
+
+    with (
+        psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                        port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                        password=env.get("POSTGRES_PASSWORD") or None) as connection,
+        connection.transaction(),
+        connection.cursor() as cursor,
+    ):
+        yield cursor

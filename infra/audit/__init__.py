@@ -1,6 +1,5 @@
-"""What auditors ask of the log itself, never of the live views.
+"""What auditors ask of the log itself (the hash chain is the store's: ``store.chain``).
 
-``chain``    the hash chain's canonical encoding, links and seals (the store extends it)
 ``verify``   ``journey audit verify``: recompute the chain, check the seals
 ``history``  an entity's or customer's events with the state after each; the views as
              they were (``--as-of``, ``--known-at``); ``audit replay``

@@ -33,7 +33,7 @@ from journey.projections.stock.table import write_stock
 from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
 from journey.projections.touchpoints.table import write_touchpoints
-from journey.projections.views import create_statements
+from journey.projections.views import create_statements, fold_events
 
 ENTITY_KINDS = ("order", "invoice", "case", "repair")
 CHUNK = 10_000
@@ -198,10 +198,8 @@ def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQue
         touchpoints = TouchpointFold(MemoryTouchpointState())
         stocks: dict[tuple[str, str], PartStock] = {}
         stock = StockFold(stocks.get)
-        for entry, event in scan_log(app):  # TimeFilter reads the raw timestamp too
-            if window.keeps(event):
-                touchpoints.apply(event, entry.id)
-                stock.apply(event)
+        fold_events(((entry.id, event) for entry, event in scan_log(app)
+                     if window.keeps(event)), touchpoints, stock)
         write_touchpoints(_Scratch(), c, t, touchpoints.changes.writes())
         write_stock(_Scratch(), c, t, stock.changes.writes())
         yield ViewQueries(c, _Scratch.sql, t)

@@ -2,7 +2,7 @@
 
 ``verify_log`` streams the events, ``journey_chain`` and ``journey_seals`` in position order
 (each by its primary key, ``chunk_size`` rows a query, merged here so rows missing on either
-side show up), recomputes the chain from the events (see ``journey.infra.audit.chain``) and
+side show up), recomputes the chain from the events (see ``journey.infra.store.chain``) and
 checks every seal. It stops at the first position that is not what was written and names
 what happened:
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from journey.infra.audit.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
 from journey.infra.store import JourneyApplication, JourneyRecorderMixin
+from journey.infra.store.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
 
 CHUNK_SIZE = 10_000
 #: After a mismatch, how many later rows that fail too are tried as the other half of a swap.

@@ -1,6 +1,7 @@
 """The auditors' commands: history, export, verify-export, audit verify, audit replay.
 
-All of them read the log itself, never the live views.
+They answer from the log itself, not from the live views; ``audit replay`` rebuilds the
+views from the log and compares them with the live ones.
 """
 
 from __future__ import annotations

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import NoReturn
 
 from journey.domain.errors import JourneyError
-
-# Importing a command group registers its commands on ``app``.
-from journey.infra.cli import audit, ingesting, kafka, views, workload  # noqa: F401
 from journey.infra.cli.app import app, log
+
+#: The command groups, in the order ``journey --help`` lists them (importing a group
+#: registers its commands on ``app``).
+COMMAND_GROUPS = ("ingesting", "views", "audit", "workload", "kafka", "schema")
+for _group in COMMAND_GROUPS:
+    importlib.import_module(f"{__package__}.{_group}")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

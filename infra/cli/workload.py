@@ -1,5 +1,4 @@
-"""``journey generate`` (a realistic, deterministic workload for demos, tests and benchmarks)
-and ``journey schema`` (the contract's machine-readable form)."""
+"""``journey generate``: a realistic, deterministic workload for demos, tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -32,19 +31,3 @@ def generate(
             count = write_workload(options, out)
     log.info("generate.done", lines=count, customers=customers, seed=seed)
 
-
-schema_app = typer.Typer(help="The contract's machine-readable schemas.", no_args_is_help=True)
-app.add_typer(schema_app, name="schema")
-
-
-@schema_app.command("touchpoint")
-def touchpoint_schema() -> None:
-    """Print the JSON Schema (draft 2020-12) of one touchpoint line, generated from the models.
-
-    It is also shipped as ``schemas/touchpoint.schema.json``. It checks the shape of a line;
-    the rules it cannot express (precedence of reasons, rules across touchpoints) are listed
-    in docs/contract.md.
-    """
-    from journey.schemas.jsonschema import touchpoint_json_schema_text
-
-    sys.stdout.write(touchpoint_json_schema_text())

@@ -3,8 +3,7 @@
 ``lines``    an input as lines (streamed, counted and hashed, for resuming a file)
 ``service``  the ``Ingestor``: parse, load, decide, append; the summary of contract 5
 
-``journey ingest``, ``journey consume touchpoints`` and (soon) the HTTP intake all call
-the same ``Ingestor``.
+``journey ingest`` and ``journey consume touchpoints`` call the same ``Ingestor``.
 """
 
 from journey.infra.ingest.lines import IngestError, LineSource, read_lines

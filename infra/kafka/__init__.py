@@ -8,5 +8,5 @@ the relay (the store is the outbox) and a subscriber's view of the topics.
 ``relay``       the log, in order, to the topics, at least once
 ``subscriber``  ``journey tail`` and the relay's read-back check
 
-Importing this package imports nothing heavy: a query command never loads kafka-python.
+Importing this package alone imports none of them (nor kafka-python).
 """

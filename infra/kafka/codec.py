@@ -106,7 +106,10 @@ class Incoming:
 
     ``record`` is what ``schemas.avro_codec.decode`` (fastavro, logical types applied) gives;
     ``event`` equals, attribute for attribute, what the application's mapper gives for the
-    stored event. They may share nested lists and dicts: treat both as read-only.
+    stored event, except that a creation event's ``originator_topic`` names the aggregate
+    class by its current topic (a store written before the ``journey`` namespace holds the
+    old name of the same class). They may share nested lists and dicts: treat both as
+    read-only.
     """
 
     schema: str

@@ -197,7 +197,7 @@ class Relay:
         if self.producer is not None:
             producer, self.producer = self.producer, None
             try:
-                close_producer(producer)  # forces a stalled one down (see infra.kafka)
+                close_producer(producer)  # forces a stalled one down (see infra.kafka.client)
             except KafkaUnavailable as exc:
                 log.warning("relay.close_failed", error=str(exc))
 

@@ -6,7 +6,7 @@ same transaction as the events of a batch:
 ``journey_touchpoints``  one row per accepted touchpoint (idempotency key, content hash)
 ``journey_rejects``      one row per rejected line, in arrival order, with the raw bytes
 ``journey_ingest_runs``  one row per file ingest: how far it got (resuming)
-``journey_chain``        one row per event: the audit hash chain (``journey.infra.audit.chain``)
+``journey_chain``        one row per event: the audit hash chain (``chain``)
 ``journey_seals``        HMAC seals of the chain: each batch's last position, every SEAL_EVERY
 ``journey_offsets``      per Kafka consumer, topic and partition: the next offset to read (and
                          the highest notification id applied), written in the consumer's
@@ -19,6 +19,7 @@ decided again on fresh state. That makes concurrent writers serializable without
 a lock while deciding.
 
 Modules: ``rows`` (what is read and written), ``recorder`` (the SQL both dialects share),
+``chain`` (the hash chain's encoding, links and seals, extended with every batch),
 ``bookkeeping`` (checkpoints, offsets, positions, leases), ``sqlite`` and ``postgres`` (the
 dialects), ``urls`` (store URLs both ways), ``application`` (opening a store).
 """

@@ -18,10 +18,9 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
-from journey.infra.audit.chain import (
-    audit_key,
-)
+from journey.domain.legacy_topics import register_old_topics
 from journey.infra.settings import AUDIT_SECRET_ENV
+from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError
 from journey.infra.store.postgres import JourneyPostgresRecorder
 from journey.infra.store.recorder import JourneyRecorderMixin
@@ -48,6 +47,10 @@ class JourneyApplication(Application[UUID]):
 
     name = "Journey"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        register_old_topics()  # stores written before the journey namespace read as before
+        super().__init__(*args, **kwargs)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -64,7 +67,6 @@ class JourneyApplication(Application[UUID]):
     def journey_recorder(self) -> JourneyRecorderMixin:
         assert isinstance(self.recorder, JourneyRecorderMixin)
         return self.recorder
-
 
 
 @contextmanager

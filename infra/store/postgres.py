@@ -8,15 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    StoredEvent,
-)
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from journey.infra.audit.chain import (
-    oid_text,
-)
+from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import BatchRecords
@@ -30,6 +26,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = f'"{self.datastore.schema}"'
+        self.schema_prefix = f"{schema}."
         self.events_sql = f'{schema}."{self.events_table_name}"'
         self.position_sql = "notification_id"
         self.touchpoints_sql = f"{schema}.journey_touchpoints"
@@ -140,6 +137,25 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    @contextmanager
+    def view_transaction(self) -> Iterator[tuple[Any, Any]]:
+        # An advisory lock per schema serializes the views' writers (not the log's).
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL synchronous_commit = off")
+            curs.execute("SELECT pg_advisory_xact_lock(%s)",
+                         (zlib.crc32(f"journey-views{self.schema_prefix}".encode()),))
+            yield TupleCursor(curs), curs
+
+    def table_exists(self, c: Any, table: str) -> bool:
+        c.execute("SELECT to_regclass(%s)", (f"{self.schema_prefix}{table}",))
+        row = c.fetchone()
+        return row is not None and row[0] is not None
+
+    def columns(self, c: Any, table: str) -> set[str]:
+        c.execute("SELECT column_name FROM information_schema.columns "
+                  "WHERE table_schema = %s AND table_name = %s", (self.datastore.schema, table))
+        return {row[0] for row in c.fetchall()}
 
     def _position(self, c: Any) -> int:
         c.execute(self.max_notification_id_statement)

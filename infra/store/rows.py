@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    Notification,
-)
+from eventsourcing.persistence import Notification
 
 CHUNK = 500  # ids per IN (...) query
 

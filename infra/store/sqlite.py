@@ -9,14 +9,10 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    StoredEvent,
-)
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteTransaction
 
-from journey.infra.audit.chain import (
-    oid_text,
-)
+from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import BatchRecords
@@ -127,6 +123,29 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    @contextmanager
+    def view_transaction(self) -> Iterator[tuple[Any, Any]]:
+        # SQLite's write lock serializes the views' writers with every other writer; WAL
+        # mode makes synchronous = NORMAL safe against corruption, not against losing the
+        # last commits (see JourneyRecorderMixin.view_transaction).
+        with self.datastore.get_connection(commit=True) as conn:
+            settings = conn.cursor()  # outside a transaction: SQLite refuses it inside one
+            settings.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with ImmediateTransaction(conn, commit=True) as c, c:
+                    c.execute(f"PRAGMA cache_size = -{self.page_cache_kib}")
+                    yield self.positional(c), c
+            finally:  # the pooled connection goes back to writing the log: full durability
+                settings.execute("PRAGMA synchronous = FULL")
+
+    def table_exists(self, c: Any, table: str) -> bool:
+        c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return c.fetchone() is not None
+
+    def columns(self, c: Any, table: str) -> set[str]:
+        c.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        return {row[0] for row in c.fetchall()}
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:

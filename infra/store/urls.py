@@ -52,7 +52,6 @@ def _dialect_env(url: str) -> dict[str, str]:
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
-
 def redact(url: str) -> str:
     parsed = urlparse(url)
     if parsed.password:

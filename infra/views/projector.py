@@ -37,7 +37,7 @@ from journey.projections.touchpoints import (
     TouchpointWrites,
 )
 from journey.projections.touchpoints.table import write_touchpoints
-from journey.projections.views import create_statements, fold_and_write
+from journey.projections.views import create_statements, fold_and_write, fold_events
 
 log = structlog.get_logger("journey.views")
 
@@ -66,20 +66,14 @@ class LogFolder:
 
     def __call__(self, batch: list[LogEntry]) -> FoldedBatch:
         decode = self.decode
-        events = [(entry.id, decode(entry)) for entry in batch]
-        touchpoints = stock = None
-        if self.touchpoints is not None:
-            fold = TouchpointFold(self.touchpoints)
-            for seq, event in events:
-                fold.apply(event, seq)
-            touchpoints = fold.changes.writes()
-        if self.stocks is not None:
-            stock_fold = StockFold(self.stocks.get)
-            for _, event in events:
-                stock_fold.apply(event)
-            self.stocks.update(stock_fold.changes.stocks)
-            stock = stock_fold.changes.writes()
-        return FoldedBatch(batch[-1].id, len(batch), touchpoints, stock)
+        touchpoints = None if self.touchpoints is None else TouchpointFold(self.touchpoints)
+        stock = None if self.stocks is None else StockFold(self.stocks.get)
+        fold_events(((entry.id, decode(entry)) for entry in batch), touchpoints, stock)
+        if stock is not None and self.stocks is not None:
+            self.stocks.update(stock.changes.stocks)
+        return FoldedBatch(batch[-1].id, len(batch),
+                           None if touchpoints is None else touchpoints.changes.writes(),
+                           None if stock is None else stock.changes.writes())
 
 
 # --- the runner -----------------------------------------------------------------------------------

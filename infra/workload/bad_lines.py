@@ -9,23 +9,23 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from journey.infra.workload.catalogue import _FAULTS, DAY, LOCATIONS, _Weighted
+from journey.infra.workload.catalogue import DAY, FAULTS, LOCATIONS, Weighted
 from journey.infra.workload.entities import (
-    _Case,
-    _Customer,
-    _Entity,
-    _Invoice,
-    _Order,
-    _Repair,
-    _Stock,
+    Case,
+    Customer,
+    Invoice,
+    Order,
+    Repair,
+    SimEntity,
+    StockRecord,
 )
 from journey.infra.workload.options import REJECT_REASONS
-from journey.infra.workload.simulation import _ENCODE
+from journey.infra.workload.simulation import ENCODE
 
 if TYPE_CHECKING:
-    from journey.infra.workload.journeys import _Journeys
+    from journey.infra.workload.journeys import Journeys
 
-_REASONS = _Weighted(dict(zip(REJECT_REASONS, (8, 6, 26, 6, 8, 14, 8, 12, 6, 6), strict=True)))
+_REASONS = Weighted(dict(zip(REJECT_REASONS, (8, 6, 26, 6, 8, 14, 8, 12, 6, 6), strict=True)))
 _MAIN_KEY = {
     "purchase": "order_id",
     "invoice": "invoice_id",
@@ -35,14 +35,14 @@ _MAIN_KEY = {
 }
 
 
-class _Saboteur:
+class Saboteur:
     """Bad lines drawn from the simulation's arrival-order state, each with its reason."""
 
-    def __init__(self, sim: _Journeys) -> None:
+    def __init__(self, sim: Journeys) -> None:
         self.sim = sim
         self.rng = sim.rng
         self.ghosts = 0
-        self.nobody = _Customer("CUST-0000000", "EUR", ["SN00000000000"])  # before any arrival
+        self.nobody = Customer("CUST-0000000", "EUR", ["SN00000000000"])  # before any arrival
         self.makers: dict[str, Callable[[], str | None]] = {
             "invalid_json": self._invalid_json,
             "unknown_type": self._unknown_type,
@@ -71,7 +71,7 @@ class _Saboteur:
         return obj
 
     def _fresh(
-        self, type_: str, customer: _Customer | None, fields: dict[str, Any]
+        self, type_: str, customer: Customer | None, fields: dict[str, Any]
     ) -> dict[str, Any]:
         sim = self.sim
         obj: dict[str, Any] = {
@@ -88,17 +88,17 @@ class _Saboteur:
         self.ghosts += 1
         return f"{prefix}-LOST-{self.ghosts:06d}"
 
-    def _customer(self) -> _Customer:
+    def _customer(self) -> Customer:
         customers = self.sim.recent_customers
         return self.rng.choice(customers) if customers else self.nobody
 
-    def _entities(self, kinds: tuple[str, ...]) -> list[_Entity]:
+    def _entities(self, kinds: tuple[str, ...]) -> list[SimEntity]:
         """Visible recent entities of these kinds, in random order."""
         pool = [e for e in self.sim.pool if e.kind in kinds and not e.held_until]
         self.rng.shuffle(pool)
         return pool
 
-    def _stock(self) -> _Stock:
+    def _stock(self) -> StockRecord:
         sim = self.sim
         return sim.stock[sim._part_index()][int(self.rng.random() * len(LOCATIONS))]
 
@@ -135,7 +135,7 @@ class _Saboteur:
                     "Purchase.Placed",
                 )
             )
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _invalid(self) -> str:
         sim, rng = self.sim, self.rng
@@ -174,12 +174,12 @@ class _Saboteur:
             obj = self._fresh(
                 "part.transferred", None, {**part, "to_location": part["location"], "qty": 1}
             )
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _conflicting_duplicate(self) -> str:
         obj = self._recent()
         obj["source"] = "replay" if obj.get("source") != "replay" else "replay-2"
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _already_exists(self) -> str | None:
         found = self._entities(("order", "invoice", "case", "repair"))
@@ -187,7 +187,7 @@ class _Saboteur:
             return None
         entity, sim = found[0], self.sim
         customer = entity.customer
-        if isinstance(entity, _Order):
+        if isinstance(entity, Order):
             sku, cents = self.rng.choice(sim.skus)
             obj = self._fresh(
                 "purchase.placed",
@@ -198,7 +198,7 @@ class _Saboteur:
                     "currency": customer.currency,
                 },
             )
-        elif isinstance(entity, _Invoice):
+        elif isinstance(entity, Invoice):
             obj = self._fresh(
                 "invoice.issued",
                 customer,
@@ -209,12 +209,12 @@ class _Saboteur:
                     "due_date": sim._date(self.sim.now + 14 * DAY),
                 },
             )
-        elif isinstance(entity, _Case):
+        elif isinstance(entity, Case):
             obj = self._fresh(
                 "complaint.opened", customer, {"case_id": entity.id, "category": "other"}
             )
         else:
-            assert isinstance(entity, _Repair)
+            assert isinstance(entity, Repair)
             obj = self._fresh(
                 "repair.requested",
                 customer,
@@ -225,7 +225,7 @@ class _Saboteur:
                     "warranty": False,
                 },
             )
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _unknown_entity(self) -> str:
         rng, sim = self.rng, self.sim
@@ -276,7 +276,7 @@ class _Saboteur:
                 {
                     "repair_id": sim._next_id("REP"),
                     "serial": rng.choice(customer.serials),
-                    "fault": rng.choice(_FAULTS),
+                    "fault": rng.choice(FAULTS),
                     "warranty": True,
                     "case_id": self._ghost("CASE"),
                 },
@@ -293,7 +293,7 @@ class _Saboteur:
                     "due_date": sim._date(self.sim.now + 14 * DAY),
                 },
             )
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _customer_mismatch(self) -> str | None:
         found = self._entities(("order", "invoice", "case", "repair"))
@@ -301,35 +301,35 @@ class _Saboteur:
         if not found or not others:
             return None
         entity, other = found[0], self.rng.choice(others)
-        if isinstance(entity, _Order):
+        if isinstance(entity, Order):
             obj = self._fresh("purchase.delivered", other, {"order_id": entity.id})
-        elif isinstance(entity, _Invoice):
+        elif isinstance(entity, Invoice):
             obj = self._fresh("invoice.reminder_sent", other, {"invoice_id": entity.id})
-        elif isinstance(entity, _Case):
+        elif isinstance(entity, Case):
             obj = self._fresh(
                 "complaint.contact_logged", other, {"case_id": entity.id, "direction": "outbound"}
             )
         else:
             obj = self._fresh("repair.returned", other, {"repair_id": entity.id})
-        return _ENCODE(obj)
+        return ENCODE(obj)
 
     def _invalid_transition(self) -> str | None:
         for entity in self._entities(("order", "case", "repair"))[:20]:
             made = self._wrong_step(entity)
             if made is not None:
-                return _ENCODE(self._fresh(made[0], entity.customer, made[1]))
+                return ENCODE(self._fresh(made[0], entity.customer, made[1]))
         return None
 
-    def _wrong_step(self, entity: _Entity) -> tuple[str, dict[str, Any]] | None:
+    def _wrong_step(self, entity: SimEntity) -> tuple[str, dict[str, Any]] | None:
         """A type the entity's current state does not allow (contract 2.2), if any."""
-        if isinstance(entity, _Case):
+        if isinstance(entity, Case):
             case_id = {"case_id": entity.id}
             if entity.state == "open":
                 return "complaint.closed", case_id
             if entity.state == "resolved":
                 return "complaint.contact_logged", {**case_id, "direction": "inbound"}
             return "complaint.reopened", {**case_id, "reason": "still broken"}
-        if isinstance(entity, _Order):
+        if isinstance(entity, Order):
             order_id = {"order_id": entity.id}
             if entity.state == "cancelled":
                 return "purchase.delivered", order_id
@@ -341,7 +341,7 @@ class _Saboteur:
                 "lines": [{"sku": sku, "qty": 1}],
                 "reason": "too early",
             }
-        assert isinstance(entity, _Repair)
+        assert isinstance(entity, Repair)
         if entity.state == "open" and entity.rounds == 0:
             return "repair.returned", {"repair_id": entity.id}
         if entity.state in ("done", "returned"):
@@ -350,11 +350,11 @@ class _Saboteur:
 
     def _invalid_quantity(self) -> str | None:
         for entity in self._entities(("order", "repair"))[:20]:
-            if isinstance(entity, _Repair):
+            if isinstance(entity, Repair):
                 held = [s for s, q in entity.reservations.items() if q > 0]
                 stock = held[0] if held else self.sim.stock[0][entity.location]
                 qty = entity.reservations.get(stock, 0) + 1 + int(self.rng.random() * 2)
-                return _ENCODE(
+                return ENCODE(
                     self._fresh(
                         "part.released",
                         None,
@@ -366,11 +366,11 @@ class _Saboteur:
                         },
                     )
                 )
-            assert isinstance(entity, _Order)
+            assert isinstance(entity, Order)
             if entity.state == "delivered":
                 sku, ordered, _ = entity.lines[0]
                 qty = ordered - entity.returned.get(sku, 0) + 1
-                return _ENCODE(
+                return ENCODE(
                     self._fresh(
                         "purchase.returned",
                         entity.customer,
@@ -409,4 +409,4 @@ class _Saboteur:
             obj = self._fresh(
                 "part.issued", None, {**where, "qty": stock.on_hand + 1, "repair_id": repairs[0].id}
             )
-        return _ENCODE(obj)
+        return ENCODE(obj)

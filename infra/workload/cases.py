@@ -7,25 +7,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from journey.infra.workload.catalogue import (
-    _CASE_CHANNEL,
-    _CATEGORY_TEXT,
-    _COMPLAINT_DEMAND,
-    _CONTACTS,
-    _INQUIRY_CATEGORIES,
-    _INQUIRY_DEMAND,
-    _REOPEN_REASONS,
-    _RESOLUTIONS,
+    CASE_CHANNEL,
+    CATEGORY_TEXT,
+    COMPLAINT_DEMAND,
+    CONTACTS,
     DAY,
     HOUR,
+    INQUIRY_CATEGORIES,
+    INQUIRY_DEMAND,
+    REOPEN_REASONS,
+    RESOLUTIONS,
 )
-from journey.infra.workload.entities import _Case, _Customer, _Entity, _Repair
-from journey.infra.workload.simulation import _Simulation
+from journey.infra.workload.entities import Case, Customer, Repair, SimEntity
+from journey.infra.workload.simulation import Simulation
 
 
-class _CaseSteps(_Simulation):
+class CaseSteps(Simulation):
     """The complaint lifecycle."""
 
-    # Other lifecycles' steps, for the type checker only: `_Journeys` mixes in the real
+    # Other lifecycles' steps, for the type checker only: `Journeys` mixes in the real
     # ones, and a stub defined here at run time would shadow them.
     if TYPE_CHECKING:
 
@@ -34,31 +34,31 @@ class _CaseSteps(_Simulation):
         def _new_repair(
             self,
             t: int,
-            customer: _Customer,
+            customer: Customer,
             serial: str,
             location: int,
             warranty: bool,
-            case: _Case | None,
-        ) -> _Repair: ...
+            case: Case | None,
+        ) -> Repair: ...
 
-    def _inquire(self, t: int, customer: _Customer) -> None:
+    def _inquire(self, t: int, customer: Customer) -> None:
         rng = self.rng
-        subject: _Entity | None = None
+        subject: SimEntity | None = None
         if rng.random() < 0.5:
             known = self._visible([*customer.orders, *customer.invoices, *customer.repairs])
             subject = rng.choice(known) if known else None
-        category = self._category(subject) if subject else rng.choice(_INQUIRY_CATEGORIES)
-        demand = _INQUIRY_DEMAND.draw(rng)
+        category = self._category(subject) if subject else rng.choice(INQUIRY_CATEGORIES)
+        demand = INQUIRY_DEMAND.draw(rng)
         self._open_case(t, customer, category, subject, demand, unhappy=False)
 
-    def _complain_about(self, t: int, subject: _Entity) -> None:
+    def _complain_about(self, t: int, subject: SimEntity) -> None:
         """A complaint after a service error: failure demand, mostly not labelled as such."""
         if self._blocked(t, subject, self._complain_about):
             return
-        demand = _COMPLAINT_DEMAND.draw(self.rng)
+        demand = COMPLAINT_DEMAND.draw(self.rng)
         self._open_case(t, subject.customer, self._category(subject), subject, demand, unhappy=True)
 
-    def _category(self, subject: _Entity) -> str:
+    def _category(self, subject: SimEntity) -> str:
         if subject.kind == "order":
             return self.rng.choice(("delivery", "product"))
         if subject.kind == "invoice":
@@ -68,15 +68,15 @@ class _CaseSteps(_Simulation):
     def _open_case(
         self,
         t: int,
-        customer: _Customer,
+        customer: Customer,
         category: str,
-        subject: _Entity | None,
+        subject: SimEntity | None,
         demand: str | None,
         unhappy: bool,
     ) -> None:
         rng = self.rng
-        case = _Case(self._next_id("CASE"), customer)
-        case.contacts_left = _CONTACTS.draw(rng)
+        case = Case(self._next_id("CASE"), customer)
+        case.contacts_left = CONTACTS.draw(rng)
         case.stuck = rng.random() < 0.04
         case.unhappy = unhappy
         customer.cases.append(case)
@@ -87,14 +87,14 @@ class _CaseSteps(_Simulation):
         if demand is not None:
             fields["demand"] = demand
         if rng.random() < 0.6:
-            fields["text"] = rng.choice(_CATEGORY_TEXT[category])
-        channel = _CASE_CHANNEL.draw(rng)
+            fields["text"] = rng.choice(CATEGORY_TEXT[category])
+        channel = CASE_CHANNEL.draw(rng)
         self._send(t, "complaint.opened", customer, channel, "crm", fields, case)
         self._at(t + self._between(2 * HOUR, 2 * DAY), self._advance_case, case)
         if category in ("product", "repair") and rng.random() < 0.35:
             self._at(t + self._between(DAY, 3 * DAY), self._case_repair, case)
 
-    def _advance_case(self, t: int, case: _Case) -> None:
+    def _advance_case(self, t: int, case: Case) -> None:
         if self._blocked(t, case, self._advance_case):
             return
         rng = self.rng
@@ -114,7 +114,7 @@ class _CaseSteps(_Simulation):
             )
         elif case.state == "open" and not case.stuck:
             case.state = "resolved"
-            fields: dict[str, Any] = {"case_id": cid, "resolution": rng.choice(_RESOLUTIONS)}
+            fields: dict[str, Any] = {"case_id": cid, "resolution": rng.choice(RESOLUTIONS)}
             if rng.random() < 0.7:
                 fields["satisfaction"] = rng.choice(
                     (1, 2, 2, 3, 4) if case.unhappy else (3, 4, 4, 5, 5)
@@ -135,7 +135,7 @@ class _CaseSteps(_Simulation):
                 customer,
                 "phone",
                 "crm",
-                {"case_id": cid, "reason": rng.choice(_REOPEN_REASONS)},
+                {"case_id": cid, "reason": rng.choice(REOPEN_REASONS)},
                 case,
             )
         elif case.state == "resolved" and case.next == "close":
@@ -146,7 +146,7 @@ class _CaseSteps(_Simulation):
             return
         self._at(t + gap, self._advance_case, case)
 
-    def _case_repair(self, t: int, case: _Case) -> None:
+    def _case_repair(self, t: int, case: Case) -> None:
         """A complaint about a faulty product becomes a warranty repair linked to the case."""
         if self._blocked(t, case, self._case_repair):
             return

@@ -1,6 +1,6 @@
 """Fixed tables of the simulation: time units, locations, texts and weighted draws.
 
-Nothing here draws on its own; `_Weighted.draw` takes the simulation's generator, so the
+Nothing here draws on its own; `Weighted.draw` takes the simulation's generator, so the
 order of draws stays where the lifecycle steps put it.
 """
 
@@ -17,11 +17,11 @@ LIFE = 90 * DAY  # how long after arrival a customer starts new activities
 REPEAT_WINDOW = 30 * DAY
 
 LOCATIONS = ("WH1", "WH2", "VAN1", "VAN2", "VAN3")
-_WAREHOUSES = (0, 1)
-_LOCATION_SHARE = (0.35, 0.20, 0.15, 0.15, 0.15)  # where repairs happen
-_LOCATION_CUM = tuple(sum(_LOCATION_SHARE[: i + 1]) for i in range(len(_LOCATION_SHARE)))
-_CURRENCIES = ("EUR",) * 19 + ("CHF", "GBP", "USD")
-_UPSTREAM_ERRORS = (
+WAREHOUSES = (0, 1)
+LOCATION_SHARE = (0.35, 0.20, 0.15, 0.15, 0.15)  # where repairs happen
+LOCATION_CUM = tuple(sum(LOCATION_SHARE[: i + 1]) for i in range(len(LOCATION_SHARE)))
+CURRENCIES = ("EUR",) * 19 + ("CHF", "GBP", "USD")
+UPSTREAM_ERRORS = (
     "sync_timeout",
     "address_invalid",
     "payment_gateway_error",
@@ -29,7 +29,7 @@ _UPSTREAM_ERRORS = (
     "duplicate_booking",
     "sensor_fault",
 )
-_ERROR_TYPES = (
+ERROR_TYPES = (
     "wrong_amount",
     "duplicate",
     "wrong_customer",
@@ -38,27 +38,27 @@ _ERROR_TYPES = (
     "pricing",
     "other",
 )
-_DELIVERY_FAILURES = (
+DELIVERY_FAILURES = (
     "recipient not at home",
     "address not found",
     "parcel damaged in transit",
     "depot backlog",
     "Zustellung nicht möglich",
 )
-_CANCEL_REASONS = (
+CANCEL_REASONS = (
     "customer changed mind",
     "found cheaper offer",
     "item out of stock",
     "payment not received",
 )
-_RETURN_REASONS = (
+RETURN_REASONS = (
     "does not fit",
     "defective on arrival",
     "wrong colour",
     "not as described",
     "no longer needed",
 )
-_FAULTS = (
+FAULTS = (
     "does not power on",
     "display cracked",
     "battery drains quickly",
@@ -70,7 +70,7 @@ _FAULTS = (
     "keyboard keys stuck",
     "camera blurry",
 )
-_RESOLUTIONS = (
+RESOLUTIONS = (
     "explained invoice",
     "refund issued",
     "replacement sent",
@@ -79,14 +79,14 @@ _RESOLUTIONS = (
     "no action needed",
     "delivery rebooked",
 )
-_REOPEN_REASONS = (
+REOPEN_REASONS = (
     "problem persists",
     "refund not received",
     "customer disagrees",
     "replacement also faulty",
 )
-_ADJUST_REASONS = ("cycle_count", "damaged", "found", "shrinkage")
-_CATEGORY_TEXT = {
+ADJUST_REASONS = ("cycle_count", "damaged", "found", "shrinkage")
+CATEGORY_TEXT = {
     "billing": ("I was charged twice.", "The invoice amount is wrong.", "Where is my refund?"),
     "delivery": (
         "My parcel did not arrive.",
@@ -107,12 +107,12 @@ _CATEGORY_TEXT = {
     ),
     "other": ("Please call me back.", "Question about my account."),
 }
-_INQUIRY_CATEGORIES = ("service", "product", "other", "billing")
+INQUIRY_CATEGORIES = ("service", "product", "other", "billing")
 
 T = TypeVar("T")
 
 
-class _Weighted(Generic[T]):
+class Weighted(Generic[T]):
     """A fixed discrete distribution, drawn with one `random()` and a bisection."""
 
     __slots__ = ("cum", "values")
@@ -130,17 +130,17 @@ class _Weighted(Generic[T]):
         return self.values[bisect_right(self.cum, rng.random())]
 
 
-_ORDERS_PER_CUSTOMER = _Weighted({1: 38, 2: 34, 3: 19, 4: 9})
-_REPAIRS_PER_CUSTOMER = _Weighted({0: 34, 1: 42, 2: 18, 3: 6})
-_LINES_PER_ORDER = _Weighted({1: 40, 2: 25, 3: 15, 4: 12, 5: 8})
-_QTY = _Weighted({1: 80, 2: 15, 3: 5})
-_SALES_CHANNEL = _Weighted({"web": 60, "store": 25, "phone": 15})
-_INQUIRY_DEMAND: _Weighted[str | None] = _Weighted(
+ORDERS_PER_CUSTOMER = Weighted({1: 38, 2: 34, 3: 19, 4: 9})
+REPAIRS_PER_CUSTOMER = Weighted({0: 34, 1: 42, 2: 18, 3: 6})
+LINES_PER_ORDER = Weighted({1: 40, 2: 25, 3: 15, 4: 12, 5: 8})
+QTY = Weighted({1: 80, 2: 15, 3: 5})
+SALES_CHANNEL = Weighted({"web": 60, "store": 25, "phone": 15})
+INQUIRY_DEMAND: Weighted[str | None] = Weighted(
     {"value": 50, None: 30, "unknown": 15, "failure": 5}
 )
-_COMPLAINT_DEMAND: _Weighted[str | None] = _Weighted(
+COMPLAINT_DEMAND: Weighted[str | None] = Weighted(
     {None: 40, "unknown": 25, "failure": 30, "value": 5}
 )
-_CONTACTS = _Weighted({0: 30, 1: 35, 2: 25, 3: 10})
-_CASE_CHANNEL = _Weighted({"phone": 35, "email": 25, "chat": 20, "web": 15, "store": 5})
-_PARTS_PER_REPAIR = _Weighted({0: 25, 1: 50, 2: 20, 3: 5})
+CONTACTS = Weighted({0: 30, 1: 35, 2: 25, 3: 10})
+CASE_CHANNEL = Weighted({"phone": 35, "email": 25, "chat": 20, "web": 15, "store": 5})
+PARTS_PER_REPAIR = Weighted({0: 25, 1: 50, 2: 20, 3: 5})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 
 
-class _Customer:
+class Customer:
     __slots__ = (
         "cases",
         "currency",
@@ -24,31 +24,31 @@ class _Customer:
         self.id = cid
         self.currency = currency
         self.serials = serials
-        self.orders: list[_Order] = []
-        self.invoices: list[_Invoice] = []
-        self.repairs: list[_Repair] = []
-        self.cases: list[_Case] = []
+        self.orders: list[Order] = []
+        self.invoices: list[Invoice] = []
+        self.repairs: list[Repair] = []
+        self.cases: list[Case] = []
         self.in_repair: set[str] = set()  # serials
         self.fixed_at: dict[str, int] = {}  # serial -> last `fixed` completion
 
 
-class _Entity:
+class SimEntity:
     """Something a lifecycle touchpoint names; invisible while one of its lines is held."""
 
     __slots__ = ("customer", "held_until", "id")
     kind = ""
 
-    def __init__(self, eid: str, customer: _Customer) -> None:
+    def __init__(self, eid: str, customer: Customer) -> None:
         self.id = eid
         self.customer = customer
         self.held_until = 0
 
 
-class _Order(_Entity):
+class Order(SimEntity):
     __slots__ = ("attempts", "lines", "returned", "state", "total")
     kind = "order"
 
-    def __init__(self, eid: str, customer: _Customer, lines: list[tuple[str, int, int]]) -> None:
+    def __init__(self, eid: str, customer: Customer, lines: list[tuple[str, int, int]]) -> None:
         super().__init__(eid, customer)
         self.lines = lines  # (sku, qty, unit price in cents)
         self.total = sum(qty * cents for _, qty, cents in lines)
@@ -57,11 +57,11 @@ class _Order(_Entity):
         self.attempts = 0
 
 
-class _Invoice(_Entity):
+class Invoice(SimEntity):
     __slots__ = ("amount", "due", "paid", "reminders", "split")
     kind = "invoice"
 
-    def __init__(self, eid: str, customer: _Customer, amount: int, due: int) -> None:
+    def __init__(self, eid: str, customer: Customer, amount: int, due: int) -> None:
         super().__init__(eid, customer)
         self.amount = amount
         self.due = due
@@ -70,11 +70,11 @@ class _Invoice(_Entity):
         self.split = False
 
 
-class _Case(_Entity):
+class Case(SimEntity):
     __slots__ = ("contacts_left", "next", "reopens", "state", "stuck", "unhappy")
     kind = "case"
 
-    def __init__(self, eid: str, customer: _Customer) -> None:
+    def __init__(self, eid: str, customer: Customer) -> None:
         super().__init__(eid, customer)
         self.state = "open"  # open | resolved | closed
         self.contacts_left = 0
@@ -84,7 +84,7 @@ class _Case(_Entity):
         self.unhappy = False
 
 
-class _Stock:
+class StockRecord:
     """Contract 2.3 state of one (part, location), plus the replenishment policy."""
 
     __slots__ = (
@@ -117,7 +117,7 @@ class _Stock:
         return self.on_hand - self.reserved
 
 
-class _Repair(_Entity):
+class Repair(SimEntity):
     __slots__ = (
         "backorders",
         "cost",
@@ -135,7 +135,7 @@ class _Repair(_Entity):
     kind = "repair"
 
     def __init__(
-        self, eid: str, customer: _Customer, serial: str, location: int, warranty: bool
+        self, eid: str, customer: Customer, serial: str, location: int, warranty: bool
     ) -> None:
         super().__init__(eid, customer)
         self.serial = serial
@@ -143,10 +143,10 @@ class _Repair(_Entity):
         self.warranty = warranty
         self.state = "open"  # open | done | returned
         self.rounds = 0
-        self.todo: deque[tuple[str, _Stock | None, int]] = deque()
-        self.reservations: dict[_Stock, int] = {}
-        self.backorders: dict[_Stock, int] = {}
-        self.issued: dict[_Stock, int] = {}
+        self.todo: deque[tuple[str, StockRecord | None, int]] = deque()
+        self.reservations: dict[StockRecord, int] = {}
+        self.backorders: dict[StockRecord, int] = {}
+        self.issued: dict[StockRecord, int] = {}
         self.wait_until = 0
         self.cost = 0
         self.repeat = False  # came back within 30 days of a `fixed`; does not come back again

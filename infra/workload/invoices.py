@@ -4,32 +4,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from journey.infra.workload.catalogue import _ERROR_TYPES, DAY, HOUR
-from journey.infra.workload.entities import _Customer, _Entity, _Invoice, _Order, _Repair
-from journey.infra.workload.simulation import _Simulation
+from journey.infra.workload.catalogue import DAY, ERROR_TYPES, HOUR
+from journey.infra.workload.entities import Customer, Invoice, Order, Repair, SimEntity
+from journey.infra.workload.simulation import Simulation
 
 
-class _InvoiceSteps(_Simulation):
+class InvoiceSteps(Simulation):
     """The invoice lifecycle; a corrected invoice may bring a complaint."""
 
-    # Other lifecycles' steps, for the type checker only: `_Journeys` mixes in the real
+    # Other lifecycles' steps, for the type checker only: `Journeys` mixes in the real
     # ones, and a stub defined here at run time would shadow them.
     if TYPE_CHECKING:
 
-        def _complain_about(self, t: int, subject: _Entity) -> None: ...
+        def _complain_about(self, t: int, subject: SimEntity) -> None: ...
 
-    def _issue_order_invoice(self, t: int, order: _Order) -> None:
+    def _issue_order_invoice(self, t: int, order: Order) -> None:
         if not self._blocked(t, order, self._issue_order_invoice):
             self._issue_invoice(t, order.customer, order.total, order)
 
-    def _issue_repair_invoice(self, t: int, repair: _Repair) -> None:
+    def _issue_repair_invoice(self, t: int, repair: Repair) -> None:
         if not self._blocked(t, repair, self._issue_repair_invoice):
             self._issue_invoice(t, repair.customer, repair.cost, None)
 
-    def _issue_invoice(self, t: int, customer: _Customer, cents: int, order: _Order | None) -> None:
+    def _issue_invoice(self, t: int, customer: Customer, cents: int, order: Order | None) -> None:
         rng = self.rng
         due = t + rng.choice((14, 14, 21, 30)) * DAY
-        invoice = _Invoice(self._next_id("INV"), customer, cents, due)
+        invoice = Invoice(self._next_id("INV"), customer, cents, due)
         customer.invoices.append(invoice)
         self.pool.append(invoice)
         fields: dict[str, Any] = {"invoice_id": invoice.id}
@@ -48,7 +48,7 @@ class _InvoiceSteps(_Simulation):
         elif r < 0.97:
             self._at(due + self._between(DAY, 3 * DAY), self._remind_invoice, invoice)
 
-    def _pay_invoice(self, t: int, invoice: _Invoice) -> None:
+    def _pay_invoice(self, t: int, invoice: Invoice) -> None:
         if self._blocked(t, invoice, self._pay_invoice):
             return
         balance = invoice.amount - invoice.paid
@@ -69,7 +69,7 @@ class _InvoiceSteps(_Simulation):
             invoice,
         )
 
-    def _remind_invoice(self, t: int, invoice: _Invoice) -> None:
+    def _remind_invoice(self, t: int, invoice: Invoice) -> None:
         if self._blocked(t, invoice, self._remind_invoice):
             return
         invoice.reminders += 1
@@ -87,11 +87,11 @@ class _InvoiceSteps(_Simulation):
         elif invoice.reminders < 3:
             self._at(t + 14 * DAY, self._remind_invoice, invoice)
 
-    def _correct_invoice(self, t: int, invoice: _Invoice) -> None:
+    def _correct_invoice(self, t: int, invoice: Invoice) -> None:
         if self._blocked(t, invoice, self._correct_invoice):
             return
         rng = self.rng
-        error_type = rng.choice(_ERROR_TYPES)
+        error_type = rng.choice(ERROR_TYPES)
         delta = self._correction(error_type, invoice.amount)
         invoice.amount += delta
         self._send(

@@ -5,28 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from journey.infra.workload.bad_lines import _Saboteur
-from journey.infra.workload.cases import _CaseSteps
+from journey.infra.workload.bad_lines import Saboteur
+from journey.infra.workload.cases import CaseSteps
 from journey.infra.workload.catalogue import (
-    _CURRENCIES,
-    _ORDERS_PER_CUSTOMER,
-    _REPAIRS_PER_CUSTOMER,
+    CURRENCIES,
     DAY,
     HOUR,
     LIFE,
+    ORDERS_PER_CUSTOMER,
+    REPAIRS_PER_CUSTOMER,
 )
-from journey.infra.workload.entities import _Customer
-from journey.infra.workload.invoices import _InvoiceSteps
+from journey.infra.workload.entities import Customer
+from journey.infra.workload.invoices import InvoiceSteps
 from journey.infra.workload.options import WorkloadOptions
-from journey.infra.workload.orders import _OrderSteps
-from journey.infra.workload.repairs import _RepairSteps
-from journey.infra.workload.simulation import _Step
-from journey.infra.workload.stock import _StockSteps
+from journey.infra.workload.orders import OrderSteps
+from journey.infra.workload.repairs import RepairSteps
+from journey.infra.workload.simulation import Step
+from journey.infra.workload.stock import StockSteps
 
 
 def generate_with_labels(options: WorkloadOptions) -> Iterator[tuple[str, str]]:
     """Yield (line, label): label is "valid", "duplicate" or the contract's reject reason."""
-    return _Journeys(options).run()
+    return Journeys(options).run()
 
 
 def generate(options: WorkloadOptions) -> Iterator[str]:
@@ -44,7 +44,7 @@ def write_workload(options: WorkloadOptions, out: TextIO) -> int:
     return count
 
 
-class _Journeys(_OrderSteps, _InvoiceSteps, _CaseSteps, _RepairSteps, _StockSteps):
+class Journeys(OrderSteps, InvoiceSteps, CaseSteps, RepairSteps, StockSteps):
     """The whole simulation: the core with every lifecycle mixed in, and the customers."""
 
     def __init__(self, options: WorkloadOptions) -> None:
@@ -53,12 +53,12 @@ class _Journeys(_OrderSteps, _InvoiceSteps, _CaseSteps, _RepairSteps, _StockStep
         # the catalogues take the generator's first draws: SKU prices, then part costs
         self._build_skus()
         self._build_stock()
-        self.saboteur = _Saboteur(self)
+        self.saboteur = Saboteur(self)
 
     def _start(self) -> None:
         self._open_stock()
         self._at(self._arrival_time(0), self._arrive, None)
-        processes: tuple[tuple[_Step, float], ...] = (
+        processes: tuple[tuple[Step, float], ...] = (
             (self._cycle_count, 0.12),
             (self._rebalance, 0.04),
             (self._loose_return, 0.03),
@@ -76,15 +76,15 @@ class _Journeys(_OrderSteps, _InvoiceSteps, _CaseSteps, _RepairSteps, _StockStep
         n = self.arrived = self.arrived + 1
         devices = 2 if rng.random() < 0.35 else 1
         serials = [f"SN{n:07d}{k}{int(rng.random() * 4096):03X}" for k in range(devices)]
-        customer = _Customer(f"CUST-{n:07d}", rng.choice(_CURRENCIES), serials)
+        customer = Customer(f"CUST-{n:07d}", rng.choice(CURRENCIES), serials)
         self.recent_customers.append(customer)
         if n < self.options.customers:
             self._at(max(t, self._arrival_time(n)), self._arrive, None)
         life = max(DAY, min(LIFE, self.span - t))
-        orders = _ORDERS_PER_CUSTOMER.draw(rng)
+        orders = ORDERS_PER_CUSTOMER.draw(rng)
         for k in range(orders):
             self._at(t if k == 0 else t + self._between(HOUR, life), self._place_order, customer)
-        for _ in range(_REPAIRS_PER_CUSTOMER.draw(rng)):
+        for _ in range(REPAIRS_PER_CUSTOMER.draw(rng)):
             self._at(t + self._between(HOUR, life), self._start_repair, customer)
         if rng.random() < 0.35:
             self._at(t + self._between(HOUR, life), self._inquire, customer)

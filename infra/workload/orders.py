@@ -6,31 +6,31 @@ import math
 from typing import TYPE_CHECKING
 
 from journey.infra.workload.catalogue import (
-    _CANCEL_REASONS,
-    _DELIVERY_FAILURES,
-    _LINES_PER_ORDER,
-    _QTY,
-    _RETURN_REASONS,
-    _SALES_CHANNEL,
+    CANCEL_REASONS,
     DAY,
+    DELIVERY_FAILURES,
     HOUR,
+    LINES_PER_ORDER,
+    QTY,
+    RETURN_REASONS,
+    SALES_CHANNEL,
 )
-from journey.infra.workload.entities import _Customer, _Entity, _Order
-from journey.infra.workload.simulation import _Simulation
+from journey.infra.workload.entities import Customer, Order, SimEntity
+from journey.infra.workload.simulation import Simulation
 
 
-class _OrderSteps(_Simulation):
+class OrderSteps(Simulation):
     """The order lifecycle; a delivered order is invoiced, a failed one may bring a complaint."""
 
     skus: list[tuple[str, int]]  # (sku, unit price in cents)
 
-    # Other lifecycles' steps, for the type checker only: `_Journeys` mixes in the real
+    # Other lifecycles' steps, for the type checker only: `Journeys` mixes in the real
     # ones, and a stub defined here at run time would shadow them.
     if TYPE_CHECKING:
 
-        def _complain_about(self, t: int, subject: _Entity) -> None: ...
+        def _complain_about(self, t: int, subject: SimEntity) -> None: ...
 
-        def _issue_order_invoice(self, t: int, order: _Order) -> None: ...
+        def _issue_order_invoice(self, t: int, order: Order) -> None: ...
 
     def _build_skus(self) -> None:
         """The shop's catalogue: 400 SKUs with their prices."""
@@ -43,16 +43,16 @@ class _OrderSteps(_Simulation):
         cents = int(math.exp(rng.uniform(math.log(400), math.log(150000))))
         return cents - cents % 100 + 99
 
-    def _place_order(self, t: int, customer: _Customer) -> None:
+    def _place_order(self, t: int, customer: Customer) -> None:
         rng = self.rng
-        picks = rng.sample(self.skus, _LINES_PER_ORDER.draw(rng))
-        lines = [(sku, _QTY.draw(rng), cents) for sku, cents in picks]
+        picks = rng.sample(self.skus, LINES_PER_ORDER.draw(rng))
+        lines = [(sku, QTY.draw(rng), cents) for sku, cents in picks]
         if not any(cents for _, _, cents in lines):
             lines[0] = (lines[0][0], lines[0][1], 999)
-        order = _Order(self._next_id("ORD"), customer, lines)
+        order = Order(self._next_id("ORD"), customer, lines)
         customer.orders.append(order)
         self.pool.append(order)
-        channel = _SALES_CHANNEL.draw(rng)
+        channel = SALES_CHANNEL.draw(rng)
         source = {"web": "webshop", "store": "pos", "phone": "sales-desk"}[channel]
         self._send(
             t,
@@ -71,7 +71,7 @@ class _OrderSteps(_Simulation):
         else:
             self._at(t + self._between(DAY, 4 * DAY), self._deliver_order, order)
 
-    def _deliver_order(self, t: int, order: _Order) -> None:
+    def _deliver_order(self, t: int, order: Order) -> None:
         if self._blocked(t, order, self._deliver_order) or order.state == "cancelled":
             return
         rng = self.rng
@@ -85,7 +85,7 @@ class _OrderSteps(_Simulation):
                 order.customer,
                 "system",
                 carrier,
-                {"order_id": order.id, "reason": rng.choice(_DELIVERY_FAILURES)},
+                {"order_id": order.id, "reason": rng.choice(DELIVERY_FAILURES)},
                 order,
             )
             if rng.random() < 0.5:
@@ -111,11 +111,11 @@ class _OrderSteps(_Simulation):
         if rng.random() < 0.12:
             self._at(t + self._between(3 * DAY, 20 * DAY), self._return_order, order)
 
-    def _cancel_order(self, t: int, order: _Order) -> None:
+    def _cancel_order(self, t: int, order: Order) -> None:
         if self._blocked(t, order, self._cancel_order) or order.state not in ("placed", "failed"):
             return
         order.state = "cancelled"
-        reason = "undeliverable" if order.attempts else self.rng.choice(_CANCEL_REASONS)
+        reason = "undeliverable" if order.attempts else self.rng.choice(CANCEL_REASONS)
         self._send(
             t,
             "purchase.cancelled",
@@ -126,7 +126,7 @@ class _OrderSteps(_Simulation):
             order,
         )
 
-    def _return_order(self, t: int, order: _Order) -> None:
+    def _return_order(self, t: int, order: Order) -> None:
         if self._blocked(t, order, self._return_order):
             return
         rng = self.rng
@@ -147,7 +147,7 @@ class _OrderSteps(_Simulation):
             {
                 "order_id": order.id,
                 "lines": [{"sku": s, "qty": q} for s, q in back],
-                "reason": rng.choice(_RETURN_REASONS),
+                "reason": rng.choice(RETURN_REASONS),
             },
             order,
         )

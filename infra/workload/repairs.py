@@ -9,49 +9,49 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from journey.infra.workload.catalogue import (
-    _FAULTS,
-    _LOCATION_CUM,
-    _PARTS_PER_REPAIR,
-    _QTY,
     DAY,
+    FAULTS,
     HOUR,
+    LOCATION_CUM,
     LOCATIONS,
     MIN,
+    PARTS_PER_REPAIR,
+    QTY,
     REPEAT_WINDOW,
 )
-from journey.infra.workload.entities import _Case, _Customer, _Entity, _Repair, _Stock
-from journey.infra.workload.simulation import _Simulation
+from journey.infra.workload.entities import Case, Customer, Repair, SimEntity, StockRecord
+from journey.infra.workload.simulation import Simulation
 
 
-class _RepairSteps(_Simulation):
-    """The repair lifecycle: a queue of planned steps (`_Repair.todo`) run one at a time."""
+class RepairSteps(Simulation):
+    """The repair lifecycle: a queue of planned steps (`Repair.todo`) run one at a time."""
 
-    # Other lifecycles' steps, for the type checker only: `_Journeys` mixes in the real
+    # Other lifecycles' steps, for the type checker only: `Journeys` mixes in the real
     # ones, and a stub defined here at run time would shadow them.
     if TYPE_CHECKING:
 
-        def _complain_about(self, t: int, subject: _Entity) -> None: ...
+        def _complain_about(self, t: int, subject: SimEntity) -> None: ...
 
-        def _issue_repair_invoice(self, t: int, repair: _Repair) -> None: ...
+        def _issue_repair_invoice(self, t: int, repair: Repair) -> None: ...
 
-        def _pick_part(self, location: int) -> _Stock: ...
+        def _pick_part(self, location: int) -> StockRecord: ...
 
-        def _receive(self, t: int, stock: _Stock, qty: int, late: bool) -> None: ...
+        def _receive(self, t: int, stock: StockRecord, qty: int, late: bool) -> None: ...
 
-        def _replenish_lead(self, stock: _Stock) -> int: ...
+        def _replenish_lead(self, stock: StockRecord) -> int: ...
 
         def _check_reorder(
-            self, t: int, stock: _Stock, force: bool = False, lead: int = 0
+            self, t: int, stock: StockRecord, force: bool = False, lead: int = 0
         ) -> None: ...
 
         @staticmethod
-        def _add_stock(stock: _Stock, qty: int) -> None: ...
+        def _add_stock(stock: StockRecord, qty: int) -> None: ...
 
     def _repair_location(self) -> int:
         r = self.rng.random()
-        return next((i for i, cum in enumerate(_LOCATION_CUM) if r < cum), 0)
+        return next((i for i, cum in enumerate(LOCATION_CUM) if r < cum), 0)
 
-    def _start_repair(self, t: int, customer: _Customer) -> None:
+    def _start_repair(self, t: int, customer: Customer) -> None:
         """A new fault: not on a device that is in repair or was fixed within 30 days."""
         rng = self.rng
         serial = rng.choice(customer.serials)
@@ -68,7 +68,7 @@ class _RepairSteps(_Simulation):
             return
         self._new_repair(t, customer, serial, self._repair_location(), rng.random() < 0.6, None)
 
-    def _repeat_repair(self, t: int, repair: _Repair) -> None:
+    def _repeat_repair(self, t: int, repair: Repair) -> None:
         """The same device comes back soon after a `fixed` repair (not blocked by a held line)."""
         again = self._new_repair(t, repair.customer, repair.serial, repair.location, True, None)
         again.repeat = True
@@ -76,41 +76,41 @@ class _RepairSteps(_Simulation):
     def _new_repair(
         self,
         t: int,
-        customer: _Customer,
+        customer: Customer,
         serial: str,
         location: int,
         warranty: bool,
-        case: _Case | None,
-    ) -> _Repair:
+        case: Case | None,
+    ) -> Repair:
         rng = self.rng
-        repair = _Repair(self._next_id("REP"), customer, serial, location, warranty)
+        repair = Repair(self._next_id("REP"), customer, serial, location, warranty)
         customer.repairs.append(repair)
         customer.in_repair.add(serial)
         self.pool.append(repair)
         fields: dict[str, Any] = {
             "repair_id": repair.id,
             "serial": serial,
-            "fault": rng.choice(_FAULTS),
+            "fault": rng.choice(FAULTS),
             "warranty": warranty,
         }
         if case is not None:
             fields["case_id"] = case.id
         channel = "field" if location >= 2 else rng.choice(("store", "web", "phone"))
         self._send(t, "repair.requested", customer, channel, "fsm", fields)
-        self._plan_parts(repair, _PARTS_PER_REPAIR.draw(rng))
+        self._plan_parts(repair, PARTS_PER_REPAIR.draw(rng))
         repair.todo.append(("complete", None, 0))
         self._at(t + self._between(HOUR, DAY), self._advance_repair, repair)
         return repair
 
-    def _plan_parts(self, repair: _Repair, n: int) -> None:
+    def _plan_parts(self, repair: Repair, n: int) -> None:
         rng = self.rng
         used = set(repair.reservations) | set(repair.issued) | set(repair.backorders)
-        needs: list[tuple[_Stock, int]] = []
+        needs: list[tuple[StockRecord, int]] = []
         for _ in range(n + 1):
             stock = self._pick_part(repair.location)
             if stock not in used:
                 used.add(stock)
-                needs.append((stock, _QTY.draw(rng)))
+                needs.append((stock, QTY.draw(rng)))
         extra = needs.pop() if needs and len(needs) > n else None
         extra = extra if rng.random() < 0.15 else None
         for stock, qty in needs:
@@ -131,7 +131,7 @@ class _RepairSteps(_Simulation):
         "return_device": (DAY, 4 * DAY),
     }
 
-    def _advance_repair(self, t: int, repair: _Repair) -> None:
+    def _advance_repair(self, t: int, repair: Repair) -> None:
         if self._blocked(t, repair, self._advance_repair) or not repair.todo:
             return
         action, stock, qty = repair.todo.popleft()
@@ -144,7 +144,7 @@ class _RepairSteps(_Simulation):
                 at = max(at, repair.wait_until)
             self._at(at, self._advance_repair, repair)
 
-    def _reserve_part(self, repair: _Repair, t: int, stock: _Stock | None, qty: int) -> None:
+    def _reserve_part(self, repair: Repair, t: int, stock: StockRecord | None, qty: int) -> None:
         assert stock is not None
         if qty <= stock.available:
             stock.reserved += qty
@@ -173,7 +173,7 @@ class _RepairSteps(_Simulation):
         )
         self._check_reorder(t, stock)
 
-    def _issue_part(self, repair: _Repair, t: int, stock: _Stock | None, qty: int) -> None:
+    def _issue_part(self, repair: Repair, t: int, stock: StockRecord | None, qty: int) -> None:
         assert stock is not None
         mine = repair.reservations.get(stock, 0)
         usable = stock.available + mine
@@ -201,14 +201,14 @@ class _RepairSteps(_Simulation):
         )
         self._check_reorder(t, stock)
 
-    def _lower_backorder(self, repair: _Repair, stock: _Stock, qty: int) -> None:
+    def _lower_backorder(self, repair: Repair, stock: StockRecord, qty: int) -> None:
         open_backorder = repair.backorders.get(stock, 0)
         if open_backorder:
             lowered = min(qty, open_backorder)
             repair.backorders[stock] = open_backorder - lowered
             stock.backordered -= lowered
 
-    def _release_part(self, repair: _Repair, t: int, stock: _Stock | None, qty: int) -> None:
+    def _release_part(self, repair: Repair, t: int, stock: StockRecord | None, qty: int) -> None:
         assert stock is not None
         qty = min(qty, repair.reservations.get(stock, 0))
         if qty <= 0:
@@ -229,7 +229,8 @@ class _RepairSteps(_Simulation):
             },
         )
 
-    def _complete_repair(self, repair: _Repair, t: int, _stock: _Stock | None, _qty: int) -> None:
+    def _complete_repair(self, repair: Repair, t: int, _stock: StockRecord | None,
+                         _qty: int) -> None:
         rng = self.rng
         if repair.rounds < 2 and rng.random() < 3 * self.e:
             outcome = "not_fixed"
@@ -270,7 +271,7 @@ class _RepairSteps(_Simulation):
                 repair.todo.append(("return_part", stock, qty))
         repair.todo.append(("return_device", None, 0))
 
-    def _return_part(self, repair: _Repair, t: int, stock: _Stock | None, qty: int) -> None:
+    def _return_part(self, repair: Repair, t: int, stock: StockRecord | None, qty: int) -> None:
         assert stock is not None
         self._send(
             t,
@@ -288,7 +289,7 @@ class _RepairSteps(_Simulation):
             arrive=partial(self._add_stock, stock, qty),
         )
 
-    def _return_device(self, repair: _Repair, t: int, _stock: _Stock | None, _qty: int) -> None:
+    def _return_device(self, repair: Repair, t: int, _stock: StockRecord | None, _qty: int) -> None:
         repair.state = "returned"
         customer = repair.customer
         if not any(r.serial == repair.serial and r.state != "returned" for r in customer.repairs):
@@ -307,13 +308,13 @@ class _RepairSteps(_Simulation):
             self._at(t + self._between(2 * HOUR, DAY), self._issue_repair_invoice, repair)
 
 
-_Action = Callable[[_RepairSteps, _Repair, int, _Stock | None, int], None]
-#: What each planned step does, by the name `_Repair.todo` plans (and `_GAPS` times) it under.
+_Action = Callable[[RepairSteps, Repair, int, StockRecord | None, int], None]
+#: What each planned step does, by the name `Repair.todo` plans (and `_GAPS` times) it under.
 _ACTIONS: dict[str, _Action] = {
-    "reserve": _RepairSteps._reserve_part,
-    "issue": _RepairSteps._issue_part,
-    "release": _RepairSteps._release_part,
-    "complete": _RepairSteps._complete_repair,
-    "return_part": _RepairSteps._return_part,
-    "return_device": _RepairSteps._return_device,
+    "reserve": RepairSteps._reserve_part,
+    "issue": RepairSteps._issue_part,
+    "release": RepairSteps._release_part,
+    "complete": RepairSteps._complete_repair,
+    "return_part": RepairSteps._return_part,
+    "return_device": RepairSteps._return_device,
 }

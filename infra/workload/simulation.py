@@ -16,7 +16,7 @@ What the engine would know is tracked in *arrival* order (contract 2.1-2.3):
   complaint, repair or bad line refers to it), and held stock movements only ever add stock,
   which is counted when they are written.
 
-`_Simulation` holds that machinery; the lifecycle steps are mixins (``orders``,
+`Simulation` holds that machinery; the lifecycle steps are mixins (``orders``,
 ``invoices``, ``cases``, ``repairs``, ``stock``) composed with it in ``journeys``. Every step
 draws from the one generator `rng`, so the same seed gives the same bytes only while the
 draws keep their order.
@@ -32,26 +32,26 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
-from journey.infra.workload.catalogue import _UPSTREAM_ERRORS, DAY, HOUR, MIN
-from journey.infra.workload.entities import _Customer, _Entity, _Stock
+from journey.infra.workload.catalogue import DAY, HOUR, MIN, UPSTREAM_ERRORS
+from journey.infra.workload.entities import Customer, SimEntity, StockRecord
 from journey.infra.workload.options import DUPLICATE, VALID, WorkloadOptions
 
 if TYPE_CHECKING:
-    from journey.infra.workload.bad_lines import _Saboteur
+    from journey.infra.workload.bad_lines import Saboteur
 
-_ENCODE = json.JSONEncoder(
+ENCODE = json.JSONEncoder(
     ensure_ascii=True, separators=(",", ":"), check_circular=False, allow_nan=False
 ).encode
 
-_Step = Callable[[int, Any], None]
+Step = Callable[[int, Any], None]
 
 
-class _Simulation:
+class Simulation:
     """The event loop and what every step shares: clock, ids, timestamps, money, emitting."""
 
     #: Writes the lines that must be rejected; set by the composed simulation, because it
     #: draws on the state of every lifecycle.
-    saboteur: _Saboteur
+    saboteur: Saboteur
 
     def __init__(self, options: WorkloadOptions) -> None:
         self.options = options
@@ -62,7 +62,7 @@ class _Simulation:
         self.base_date = start.date()
         self.base_sec = start.hour * HOUR + start.minute * MIN + start.second
         self.day_text: dict[int, str] = {}
-        self.heap: list[tuple[int, int, _Step, Any]] = []
+        self.heap: list[tuple[int, int, Step, Any]] = []
         self.seq = 0
         self.out: list[tuple[str, str]] = []
         self.counters: dict[str, int] = {}
@@ -74,8 +74,8 @@ class _Simulation:
         self.reject_p = options.bad_rate / (1.0 - options.bad_rate)
         self.duplicate_p = options.bad_rate * 0.25
         self.recent_lines: deque[str] = deque(maxlen=512)
-        self.pool: deque[_Entity] = deque(maxlen=256)
-        self.recent_customers: deque[_Customer] = deque(maxlen=64)
+        self.pool: deque[SimEntity] = deque(maxlen=256)
+        self.recent_customers: deque[Customer] = deque(maxlen=64)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -97,11 +97,11 @@ class _Simulation:
                 yield from out
                 out.clear()
 
-    def _at(self, t: int, step: _Step, arg: Any) -> None:
+    def _at(self, t: int, step: Step, arg: Any) -> None:
         self.seq += 1
         heapq.heappush(self.heap, (t, self.seq, step, arg))
 
-    def _blocked(self, t: int, entity: _Entity, step: _Step) -> bool:
+    def _blocked(self, t: int, entity: SimEntity, step: Step) -> bool:
         """Wait while a line of `entity` is held back, so nothing overtakes it."""
         if entity.held_until:
             self._at(max(t, entity.held_until) + self._between(MIN, HOUR), step, entity)
@@ -157,11 +157,11 @@ class _Simulation:
         self,
         t: int,
         type_: str,
-        customer: _Customer | None,
+        customer: Customer | None,
         channel: str,
         source: str,
         fields: dict[str, Any],
-        entity: _Entity | _Stock | None = None,
+        entity: SimEntity | StockRecord | None = None,
         arrive: Callable[[], None] | None = None,
         hold: int = 0,
     ) -> None:
@@ -179,9 +179,9 @@ class _Simulation:
         if rng.random() < 0.95:
             obj["source"] = source
         if rng.random() < self.flag_rate:
-            obj["error"] = rng.choice(_UPSTREAM_ERRORS)
+            obj["error"] = rng.choice(UPSTREAM_ERRORS)
         obj.update(fields)
-        line = _ENCODE(obj)
+        line = ENCODE(obj)
         if entity is not None and (hold or self._wants_late()):
             delay = hold or int(10 * MIN * 2 ** (rng.random() * 9))
             entity.held_until = t + delay
@@ -197,7 +197,7 @@ class _Simulation:
         return self.late_count < quota and self.rng.random() < 0.5
 
     def _release(
-        self, _t: int, held: tuple[str, _Entity | _Stock, Callable[[], None] | None]
+        self, _t: int, held: tuple[str, SimEntity | StockRecord, Callable[[], None] | None]
     ) -> None:
         line, entity, arrive = held
         entity.held_until = 0

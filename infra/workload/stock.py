@@ -9,21 +9,21 @@ from functools import partial
 from typing import Any
 
 from journey.infra.workload.catalogue import (
-    _ADJUST_REASONS,
-    _LOCATION_SHARE,
-    _WAREHOUSES,
+    ADJUST_REASONS,
     DAY,
     HOUR,
+    LOCATION_SHARE,
     LOCATIONS,
+    WAREHOUSES,
 )
-from journey.infra.workload.entities import _Stock
-from journey.infra.workload.simulation import _Simulation, _Step
+from journey.infra.workload.entities import StockRecord
+from journey.infra.workload.simulation import Simulation, Step
 
 
-class _StockSteps(_Simulation):
+class StockSteps(Simulation):
     """Contract 2.3 stock per (part, location), kept exact in arrival order."""
 
-    stock: list[list[_Stock]]  # [part row][location]
+    stock: list[list[StockRecord]]  # [part row][location]
     part_cum: list[float]  # cumulative popularity of the part rows
 
     def _build_stock(self) -> None:
@@ -46,16 +46,16 @@ class _StockSteps(_Simulation):
         for i in range(n_parts):
             cost = int(math.exp(rng.uniform(math.log(50), math.log(40000))))
             row = []
-            for loc, share in enumerate(_LOCATION_SHARE):
+            for loc, share in enumerate(LOCATION_SHARE):
                 demand = units_per_day * share * weights[i] / total
                 policy = self._policy(loc, demand, common=i < 0.4 * n_parts)
-                row.append(_Stock(f"P-{1000 + i}", loc, cost, *policy))
+                row.append(StockRecord(f"P-{1000 + i}", loc, cost, *policy))
             self.stock.append(row)
 
     @staticmethod
     def _policy(loc: int, demand: float, common: bool) -> tuple[int, int]:
         """Reorder point and order-up-to level for a daily demand."""
-        if loc in _WAREHOUSES:
+        if loc in WAREHOUSES:
             rop = math.ceil(demand * 5) + 1
             return rop, rop + math.ceil(demand * 25) + 1
         if not common and demand * 180 < 1:  # rarely asked for: vans do not carry it
@@ -63,7 +63,7 @@ class _StockSteps(_Simulation):
         rop = math.ceil(demand * 3)
         return rop, rop + max(1, math.ceil(demand * 10))
 
-    def _pick_part(self, location: int) -> _Stock:
+    def _pick_part(self, location: int) -> StockRecord:
         return self.stock[self._part_index()][location]
 
     def _part_index(self) -> int:
@@ -79,7 +79,7 @@ class _StockSteps(_Simulation):
         return lo
 
     @staticmethod
-    def _add_stock(stock: _Stock, qty: int) -> None:
+    def _add_stock(stock: StockRecord, qty: int) -> None:
         stock.on_hand += qty
 
     def _open_stock(self) -> None:
@@ -91,10 +91,10 @@ class _StockSteps(_Simulation):
                     t += self._between(1, 30)
                     self._at(t, self._opening_receipt, stock)
 
-    def _opening_receipt(self, t: int, stock: _Stock) -> None:
+    def _opening_receipt(self, t: int, stock: StockRecord) -> None:
         self._receive(t, stock, stock.up_to, late=False)
 
-    def _receive(self, t: int, stock: _Stock, qty: int, late: bool) -> None:
+    def _receive(self, t: int, stock: StockRecord, qty: int, late: bool) -> None:
         fields: dict[str, Any] = {
             "part_id": stock.part,
             "location": LOCATIONS[stock.location],
@@ -113,37 +113,38 @@ class _StockSteps(_Simulation):
             arrive=partial(self._add_stock, stock, qty),
         )
 
-    def _replenish_lead(self, stock: _Stock) -> int:
-        if stock.location in _WAREHOUSES:
+    def _replenish_lead(self, stock: StockRecord) -> int:
+        if stock.location in WAREHOUSES:
             return self._between(2 * DAY, 6 * DAY)
         return self._between(6 * HOUR, 30 * HOUR)
 
-    def _check_reorder(self, t: int, stock: _Stock, force: bool = False, lead: int = 0) -> None:
+    def _check_reorder(self, t: int, stock: StockRecord, force: bool = False,
+                       lead: int = 0) -> None:
         if stock.pending or not (force or stock.available < stock.reorder_point):
             return
         stock.pending = True
         self._at(t + (lead or self._replenish_lead(stock)), self._replenish, stock)
 
-    def _replenish(self, t: int, stock: _Stock) -> None:
+    def _replenish(self, t: int, stock: StockRecord) -> None:
         stock.pending = False
         need = stock.up_to - stock.available + stock.backordered
         if need <= 0:
             return
-        if stock.location in _WAREHOUSES:
+        if stock.location in WAREHOUSES:
             self._receive(t, stock, need + (-need) % 5, late=True)
             return
         row = self.stock[self._part_row(stock)]
-        source = max((row[w] for w in _WAREHOUSES), key=lambda s: s.available)
+        source = max((row[w] for w in WAREHOUSES), key=lambda s: s.available)
         qty = min(need, source.available)
         if qty < 1:
             self._receive(t, stock, need, late=True)  # shipped straight to the van
             return
         self._transfer(t, source, stock, qty)
 
-    def _part_row(self, stock: _Stock) -> int:
+    def _part_row(self, stock: StockRecord) -> int:
         return int(stock.part[2:]) - 1000
 
-    def _transfer(self, t: int, source: _Stock, target: _Stock, qty: int) -> None:
+    def _transfer(self, t: int, source: StockRecord, target: StockRecord, qty: int) -> None:
         source.on_hand -= qty
         target.on_hand += qty
         self._send(
@@ -165,7 +166,7 @@ class _StockSteps(_Simulation):
         rate = per_customer * self.options.customers / self.span
         return 1 + int(self.rng.expovariate(rate))
 
-    def _again(self, t: int, step: _Step, per_customer: float) -> None:
+    def _again(self, t: int, step: Step, per_customer: float) -> None:
         at = t + self._process_gap(per_customer)
         if at < self.span:
             self._at(at, step, per_customer)
@@ -189,7 +190,7 @@ class _StockSteps(_Simulation):
                 "part_id": stock.part,
                 "location": LOCATIONS[stock.location],
                 "qty": qty,
-                "reason": rng.choice(_ADJUST_REASONS[:2] if qty < 0 else _ADJUST_REASONS),
+                "reason": rng.choice(ADJUST_REASONS[:2] if qty < 0 else ADJUST_REASONS),
             },
         )
         self._again(t, self._cycle_count, per_customer)

@@ -17,6 +17,7 @@ from journey.domain.stock import PartStock
 
 Pair = tuple[str, str]
 
+
 def blank_stock(part_id: str, location: str) -> PartStock:
     """A stock record with nothing on it, outside any event stream (a fold's state)."""
     stock = PartStock.__new__(PartStock)

@@ -142,8 +142,6 @@ def write_touchpoints(db: Dialect, c: Any, t: Tables, w: TouchpointWrites) -> No
             "failure = r.failure + excluded.failure"), w.demand)
 
 
-
-
 def orphans_index(t: Tables) -> str:
     """An index on part movements whose repair is not known yet: the Kafka view worker's
     topics may bring a movement before the request it names (the log never does)."""

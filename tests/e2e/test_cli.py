@@ -181,3 +181,15 @@ def test_schema_touchpoint_prints_the_shipped_json_schema(journey: Journey) -> N
 
     assert shipped.read_bytes() == printed
     assert json.loads(printed)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_help_lists_every_command_in_its_place(journey: Journey) -> None:
+    expected = ["ingest", "rejects", "timeline", "customers", "errors", "stock", "project",
+                "rebuild", "history", "export", "verify-export", "generate", "publish",
+                "tail", "broker", "audit", "consume", "schema"]
+
+    shown = journey.run("--help", env={"COLUMNS": "120"}).stdout.decode()
+
+    listed = [line.split()[1] for line in shown.splitlines()
+              if line.startswith("│ ") and line[2:3].isalpha()]
+    assert expected == listed

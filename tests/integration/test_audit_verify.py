@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from journey.infra.audit.chain import SEAL_EVERY, ZERO_HASH, audit_key, link, oid_text, seal_mac
 from journey.infra.audit.verify import AuditReport, verify_log
 from journey.infra.ingest import Ingestor
 from journey.infra.store import AuditChainError, JourneyApplication, open_store
+from journey.infra.store.chain import SEAL_EVERY, ZERO_HASH, audit_key, link, oid_text, seal_mac
 from journey.infra.workload import WorkloadOptions, write_workload
 from tests.conftest import POSTGRES
 

@@ -25,7 +25,16 @@ from journey.infra.audit.verify_export import verify_export
 from journey.infra.bounds import BoundError, lower, upper
 from journey.infra.ingest import Ingestor
 from journey.infra.store import JourneyApplication, open_store, store_url
-from tests.support import case, invoice, line, order, part, repair, tp
+from tests.support import (
+    behind_the_engines_back,
+    case,
+    invoice,
+    line,
+    order,
+    part,
+    repair,
+    tp,
+)
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -244,7 +253,7 @@ def rewrite_store_row(app: JourneyApplication, position: int,
     """Change (or, with None, delete) one stored event behind the engine's back."""
     recorder = app.journey_recorder
     column = "rowid" if recorder.ph == "?" else "notification_id"
-    with recorder.write_rows() as c:
+    with behind_the_engines_back(app) as c:
         if change is None:
             c.execute(f"DELETE FROM {recorder.events_sql} WHERE {column} = {recorder.ph}",
                       (position,))

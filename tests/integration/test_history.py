@@ -13,7 +13,7 @@ from journey.infra.audit.history import TimeFilter, audit_replay, history, views
 from journey.infra.ingest import Ingestor
 from journey.infra.store import JourneyApplication, StoreError, open_store
 from journey.infra.views.projector import Projector, view_queries
-from tests.support import line, order, part, repair, tp
+from tests.support import behind_the_engines_back, line, order, part, repair, tp
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_audit_replay_is_clean_on_an_untouched_store_and_reports_drift_row_by_ro
     assert audit_replay(app)["ok"] is True
 
     table = Projector(app).db.tables().view_error_rates
-    with app.journey_recorder.write_rows() as c:
+    with behind_the_engines_back(app) as c:
         c.execute(f"UPDATE {table} SET errors = errors + 7 WHERE kind = 'purchase'")
     report = audit_replay(app)
 
@@ -149,7 +149,7 @@ def _index_count(app: JourneyApplication) -> int:
     with app.journey_recorder.read_rows() as c:
         if db.postgres:
             c.execute("SELECT COUNT(*) FROM pg_indexes WHERE schemaname = %s "
-                      "AND tablename LIKE 'view_%%'", (db.datastore.schema,))
+                      "AND tablename LIKE 'view_%%'", (app.env["POSTGRES_SCHEMA"],))
         else:
             c.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
                       "AND tbl_name LIKE 'view_%'")

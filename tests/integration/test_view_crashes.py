@@ -29,6 +29,9 @@ def journey(url: str, *args: str, batch: int = 300, worker_min: int = 50_000
         [JOURNEY, "--db", url, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_VIEW_BATCH_SIZE": str(batch),
              "JOURNEY_REBUILD_WORKER_MIN": str(worker_min)},
+        # A suite started in the background of a shell inherits SIGINT ignored, and so would
+        # the command: give it the default, as a terminal's Ctrl-C would find it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

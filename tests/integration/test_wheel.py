@@ -8,6 +8,7 @@ neither the editable install nor the repository can stand in for it.
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -23,9 +24,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: a build leaves build/ and *.egg-info behind, and stale files there
+    # could slip into later wheels built from the checkout.
+    source = tmp_path_factory.mktemp("source") / "journey-engine"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "demo", "*.egg-info", "__pycache__", ".*_cache",
+        ".hypothesis", "*.db", "*.db-*"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                    str(out), str(ROOT)], check=True, capture_output=True, timeout=600)
+                    str(out), str(source)], check=True, capture_output=True, timeout=600)
     (built,) = out.glob("journey_engine-*.whl")
     return built
 

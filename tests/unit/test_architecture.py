@@ -26,6 +26,38 @@ MAY_IMPORT = {
 }
 
 
+#: Within infra/ and between the folders, by room (an infra sub-package or top module, or a
+#: folder): what each may import. The README's map says the same; together with the folder
+#: rules above this keeps the rooms a graph without circles.
+ROOM_MAY_IMPORT = {
+    "schemas": set(),
+    "domain": {"schemas"},
+    "projections": {"domain"},
+    "infra.settings": set(),
+    "infra.logs": set(),
+    "infra.failpoints": set(),
+    "infra.bounds": {"domain"},
+    "infra.store": {"domain", "infra.settings"},
+    "infra.ingest": {"domain", "schemas", "infra.store"},
+    "infra.views": {"domain", "projections", "infra.store"},
+    "infra.audit": {"domain", "projections", "infra.store", "infra.views"},
+    "infra.kafka": {"domain", "schemas", "infra.store", "infra.views", "infra.failpoints"},
+    "infra.workload": {"domain", "schemas"},
+    "consumers": {"projections", "infra.store", "infra.ingest", "infra.views", "infra.kafka",
+                  "infra.failpoints"},
+    "infra.cli": {"domain", "projections", "consumers", "infra.settings", "infra.logs",
+                  "infra.bounds", "infra.store", "infra.ingest", "infra.views", "infra.audit",
+                  "infra.kafka", "infra.workload", "schemas"},
+}
+
+
+def room(module: str) -> str:
+    """``journey.infra.store.sqlite`` -> ``infra.store``; ``journey.domain.orders`` ->
+    ``domain``."""
+    parts = module.split(".")
+    return ".".join(parts[1:3]) if parts[1] == "infra" and len(parts) > 2 else parts[1]
+
+
 def _modules() -> dict[str, Path]:
     found = {"journey": ROOT / "journey" / "__init__.py"}
     for folder in FOLDERS:
@@ -141,6 +173,14 @@ def test_each_folder_imports_only_what_its_layer_may(module: str) -> None:
     assert crossing == set()
 
 
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m not in (
+    "journey", "journey.infra")))
+def test_each_room_imports_only_the_rooms_it_may(module: str) -> None:
+    crossing = {room(target) for target in GRAPH[module]
+                if target not in ("journey", "journey.infra") and room(target) != room(module)}
+    assert crossing - ROOM_MAY_IMPORT[room(module)] == set()
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_is_much_longer_than_400_lines(module: str) -> None:
     assert len(MODULES[module].read_text().splitlines()) <= 450
@@ -155,3 +195,19 @@ def test_nothing_imports_the_bare_folder_names() -> None:
                      else [])
             bare |= {(module, n) for n in names if n.split(".")[0] in FOLDERS}
     assert bare == set()
+
+
+def test_the_rooms_allowed_imports_have_no_circle_and_cover_every_room() -> None:
+    assert {room(m) for m in MODULES if m not in ("journey", "journey.infra")} == set(
+        ROOM_MAY_IMPORT)
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"circle: {' -> '.join((*path, node))}"
+        if node not in done:
+            for target in ROOM_MAY_IMPORT[node]:
+                visit(target, (*path, node))
+            done.add(node)
+
+    for node in ROOM_MAY_IMPORT:
+        visit(node, ())

@@ -48,8 +48,6 @@ LIFECYCLE = {"contact_logged": contact_logged, "resolved": resolved, "reopened":
 SUBJECTS = {"order": order, "invoice": invoice, "repair": repair}
 
 
-
-
 def steps(memory: Memory, *names: str) -> list[Any]:
     return [event for name in names for event in memory.decide(LIFECYCLE[name]())]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
@@ -24,14 +23,6 @@ def test_all_lists_exactly_the_lazy_names() -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         journey.nothing  # noqa: B018
-
-
-def test_importing_journey_alone_loads_no_store_or_kafka() -> None:
-    code = ("import sys, journey; print(sorted(m for m in sys.modules "
-            "if m.startswith(('journey.', 'kafka', 'eventsourcing', 'fastavro'))))")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()
-    assert loaded == "[]"
 
 
 def test_the_version_is_the_distribution_version() -> None:

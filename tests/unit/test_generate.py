@@ -28,7 +28,7 @@ from journey.infra.workload import (
     generate_with_labels,
     write_workload,
 )
-from journey.infra.workload.journeys import _Journeys
+from journey.infra.workload.journeys import Journeys
 
 # -- section 1: schema ---------------------------------------------------------------------
 
@@ -567,7 +567,7 @@ def test_write_workload_writes_one_line_per_touchpoint() -> None:
 
 def test_generation_streams_without_building_the_whole_workload_first() -> None:
     options = WorkloadOptions(customers=2000)  # about 40,000 lines in all
-    simulation = _Journeys(options)  # what generate_with_labels runs
+    simulation = Journeys(options)  # what generate_with_labels runs
 
     head = list(islice(simulation.run(), 2000))
 

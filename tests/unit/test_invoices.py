@@ -35,8 +35,6 @@ def corrected(amount_delta: str = "-2.50", error_type: str = "wrong_amount",
 LIFECYCLE = {"paid": paid, "reminder_sent": reminder_sent, "corrected": corrected}
 
 
-
-
 @pytest.fixture
 def memory() -> Memory:
     m = Memory()

@@ -13,8 +13,6 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -151,16 +149,6 @@ def test_the_committed_schema_file_is_the_generated_one() -> None:
     assert committed == touchpoint_json_schema_text(), (
         f"{SCHEMA_FILE.name} differs from the models' schema: regenerate it with `{REGENERATE}`"
     )
-
-
-def test_the_module_run_as_a_script_prints_the_committed_text() -> None:
-    printed = subprocess.run(
-        [sys.executable, "-m", "journey.schemas.jsonschema"],
-        capture_output=True, check=True, text=True, encoding="utf-8",
-    )
-
-    assert printed.stdout == touchpoint_json_schema_text()
-    assert printed.stderr == ""
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema_with_its_identity() -> None:

@@ -45,8 +45,6 @@ LIFECYCLE = {
 }
 
 
-
-
 @pytest.fixture
 def memory() -> Memory:
     m = Memory()

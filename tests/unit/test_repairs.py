@@ -29,8 +29,6 @@ LIFECYCLE = {"completed": completed, "returned": returned}
 DONE = ["fixed", "no_fault_found"]
 
 
-
-
 @pytest.fixture
 def memory() -> Memory:
     m = Memory()

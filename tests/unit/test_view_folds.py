@@ -14,6 +14,7 @@ from journey.domain.decide import Decider
 from journey.domain.stock import PartStock
 from journey.projections.stock import Planning, StockFold
 from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
+from journey.projections.views import fold_events
 from journey.schemas.parsing import Parsed, parse_line
 from tests.support import case, invoice, line, order, part, repair, tp
 
@@ -627,3 +628,31 @@ def test_a_reorder_point_reached_exactly_needs_reorder() -> None:
     figures = planning.figures([9], available=3, backordered=0)
 
     assert (figures["reorder_point"], figures["needs_reorder"]) == (3.0, True)
+
+
+# --- fold_events: the one loop behind catch-up, rebuild, the view worker and as-of answers ---
+
+
+def test_fold_events_feeds_each_fold_only_what_is_past_its_position() -> None:
+    log = Log()
+    log.add(part("received", qty=5, touchpoint_id="in"), order("O1", touchpoint_id="buy"),
+            part("received", qty=2, touchpoint_id="more"))
+    touchpoints = TouchpointFold(MemoryTouchpointState())
+    stock = StockFold(lambda pair: None)
+    registered_and_first, placed = 2, 3  # the stock's registration rides with its first receipt
+
+    fold_events(log.events, touchpoints, stock, after={"touchpoints": placed,
+                                                       "stock": registered_and_first})
+
+    assert list(touchpoints.changes.rows) == ["more"]
+    assert {pair: s.on_hand for pair, s in stock.changes.stocks.items()} == {("P1", "WH1"): 2}
+
+
+def test_fold_events_skips_a_view_that_is_not_being_built() -> None:
+    log = Log()
+    log.add(order("O1", touchpoint_id="buy"), part("received", qty=1, touchpoint_id="in"))
+    stock = StockFold(lambda pair: None)
+
+    fold_events(log.events, None, stock)
+
+    assert list(stock.changes.stocks) == [("P1", "WH1")]
