@@ -8,16 +8,39 @@ in the views together with its position, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from journey.projections.stock.fold import StockFold
-from journey.projections.stock.table import load_stock, write_stock
+from journey.projections.stock.table import (
+    WINDOW_SUM_COLUMNS,
+    add_window_sums,
+    load_stock,
+    write_stock,
+)
 from journey.projections.stock.table import statements as stock_statements
 from journey.projections.tables import Dialect, Tables
 from journey.projections.touchpoints.fold import TouchpointFold, TouchpointWrites
 from journey.projections.touchpoints.table import SqlTouchpointState, write_touchpoints
 from journey.projections.touchpoints.table import statements as touchpoint_statements
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Columns a view's table gained after it was first released, and how to add them to a
+    table made before (``add`` also fills them)."""
+
+    table: str
+    columns: tuple[str, ...]
+    add: Callable[[Dialect, Any, Tables], None]
+
+
+#: Per projection, its upgrades in order (the projector applies the missing ones).
+UPGRADES: dict[str, tuple[Upgrade, ...]] = {
+    "touchpoints": (),
+    "stock": (Upgrade("view_stock", WINDOW_SUM_COLUMNS, add_window_sums),),
+}
 
 
 def create_statements(t: Tables, uid: str) -> dict[str, list[str]]:

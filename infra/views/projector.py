@@ -26,8 +26,6 @@ from journey.infra.views.feed import LogFeed, cycles_uncollected
 from journey.projections.queries import ViewQueries
 from journey.projections.stock import Pair, StockFold, StockWrites
 from journey.projections.stock.table import (
-    WINDOW_SUM_COLUMNS,
-    add_window_sums,
     write_stock,
 )
 from journey.projections.tables import PROJECTIONS, Tables
@@ -37,7 +35,12 @@ from journey.projections.touchpoints import (
     TouchpointWrites,
 )
 from journey.projections.touchpoints.table import write_touchpoints
-from journey.projections.views import create_statements, fold_and_write, fold_events
+from journey.projections.views import (
+    UPGRADES,
+    create_statements,
+    fold_and_write,
+    fold_events,
+)
 
 log = structlog.get_logger("journey.views")
 
@@ -105,20 +108,19 @@ class Projector:
                 if name not in names:
                     continue
                 if tables and self.db.table_exists(c, PROJECTIONS[name][0] + suffix):
-                    if name == "stock":
-                        self._add_window_sums(c, t, suffix)
+                    self._upgrade(c, t, name, suffix)
                     continue
                 for statement in statements:
                     is_index = statement.startswith("CREATE INDEX")
                     if (is_index and indexes) or (not is_index and tables):
                         c.execute(statement)
 
-    def _add_window_sums(self, c: Any, t: Tables, suffix: str) -> None:
-        """Stock tables made before the view kept window sums: add them, from the issues."""
-        if set(WINDOW_SUM_COLUMNS) <= self.db.columns(c, "view_stock" + suffix):
-            return
-        add_window_sums(self.db, c, t)
-        log.info("views.migrated", table="view_stock", added=list(WINDOW_SUM_COLUMNS))
+    def _upgrade(self, c: Any, t: Tables, name: str, suffix: str) -> None:
+        """Tables a projection made before it gained columns: add them (and fill them)."""
+        for upgrade in UPGRADES[name]:
+            if not set(upgrade.columns) <= self.db.columns(c, upgrade.table + suffix):
+                upgrade.add(self.db, c, t)
+                log.info("views.migrated", table=upgrade.table, added=list(upgrade.columns))
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold every event not yet in the views; returns how many events were read."""
@@ -243,6 +245,7 @@ def _views_current(app: JourneyApplication, db: ViewDb) -> bool:
             for tables in PROJECTIONS.values():
                 for table in tables:
                     c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
-            return set(WINDOW_SUM_COLUMNS) <= db.columns(c, "view_stock")
+            return all(set(upgrade.columns) <= db.columns(c, upgrade.table)
+                       for upgrades in UPGRADES.values() for upgrade in upgrades)
     except Exception:  # the driver's "no such table", whichever the dialect
         return False
