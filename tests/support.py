@@ -19,6 +19,7 @@ from journey.domain.decide import Decider
 from journey.domain.errors import TouchpointRejected
 from journey.domain.invoices import Invoice
 from journey.infra.store import JourneyApplication
+from journey.infra.store.urls import postgres_connection_args
 from journey.schemas.parsing import Parsed, parse_line
 from journey.schemas.touchpoint import Touchpoint
 
@@ -173,9 +174,7 @@ def behind_the_engines_back(app: JourneyApplication) -> Iterator[Any]:
     import psycopg
 
     with (
-        psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-                        port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-                        password=env.get("POSTGRES_PASSWORD") or None) as connection,
+        psycopg.connect(**postgres_connection_args(env)) as connection,
         connection.transaction(),
         connection.cursor() as cursor,
     ):

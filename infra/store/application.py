@@ -24,7 +24,7 @@ from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError
 from journey.infra.store.postgres import JourneyPostgresRecorder
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.urls import redact, store_env
+from journey.infra.store.urls import postgres_connection_args, redact, store_env
 
 # --- the application ---------------------------------------------------------------------------
 
@@ -83,11 +83,7 @@ def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
 
     recorder: Any = app.recorder
     env = app.env
-    with psycopg.connect(
-        dbname=env.get("POSTGRES_DBNAME"), host=env.get("POSTGRES_HOST"),
-        port=env.get("POSTGRES_PORT"), user=env.get("POSTGRES_USER"),
-        password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-    ) as conn:
+    with psycopg.connect(**postgres_connection_args(env), autocommit=True) as conn:
         conn.execute(f'LISTEN "{recorder.channel_name}"')
 
         def wait(timeout: float) -> None:
@@ -119,11 +115,8 @@ def _ensure_schema(env: dict[str, str]) -> None:
     import psycopg
 
     try:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=5, autocommit=True,
-        ) as conn:
+        with psycopg.connect(**postgres_connection_args(env), connect_timeout=5,
+                             autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(724210502)")
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     except psycopg.Error as exc:

@@ -59,6 +59,8 @@ class JourneyRecorderMixin(Bookkeeping):
     def _position(self, c: Any) -> int:
         raise NotImplementedError
 
+    #: The library's connection pool and transactions (set by the dialect's recorder).
+    datastore: Any
     #: Prefix of the engine's table names in SQL (PostgreSQL: the quoted schema and a dot).
     schema_prefix = ""
 
@@ -69,8 +71,8 @@ class JourneyRecorderMixin(Bookkeeping):
     @cached_property
     def view_tracking(self) -> ViewTracking:
         """The views' tracking positions (their table is created by the projector)."""
-        datastore: Any = getattr(self, "datastore")  # noqa: B009 (the library's attribute)
-        return ViewTracking(datastore, postgres=self.ph != "?", schema_prefix=self.schema_prefix)
+        return ViewTracking(self.datastore, postgres=self.ph != "?",
+                            schema_prefix=self.schema_prefix)
 
     @contextmanager
     def view_transaction(self) -> Iterator[tuple[Any, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from journey.infra.settings import AUDIT_SECRET_ENV
@@ -69,3 +70,10 @@ def store_url(env: Mapping[str, str]) -> str:
         schema = env.get("POSTGRES_SCHEMA") or "public"
         return f"postgresql://{user}@{host}:{port}/{dbname}?schema={quote(schema, safe='')}"
     return f"sqlite:///{env.get('SQLITE_DBNAME')}"
+
+
+def postgres_connection_args(env: Mapping[str, str]) -> dict[str, Any]:
+    """``psycopg.connect`` keyword arguments for the PostgreSQL store ``env`` names."""
+    return {"dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
+            "port": env.get("POSTGRES_PORT"), "user": env.get("POSTGRES_USER"),
+            "password": env.get("POSTGRES_PASSWORD") or None}
