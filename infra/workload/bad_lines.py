@@ -252,12 +252,7 @@ class Saboteur:
             obj = self._fresh(
                 "part.reserved",
                 None,
-                {
-                    "part_id": stock.part,
-                    "location": LOCATIONS[stock.location],
-                    "qty": 1,
-                    "repair_id": self._ghost("REP"),
-                },
+                stock.movement(1, repair_id=self._ghost("REP")),
             )
         elif variant == 5:
             obj = self._fresh(
@@ -358,12 +353,7 @@ class Saboteur:
                     self._fresh(
                         "part.released",
                         None,
-                        {
-                            "part_id": stock.part,
-                            "location": LOCATIONS[stock.location],
-                            "qty": qty,
-                            "repair_id": entity.id,
-                        },
+                        stock.movement(qty, repair_id=entity.id),
                     )
                 )
             assert isinstance(entity, Order)

@@ -5,6 +5,9 @@ invoices, cases, repairs) and the stock of each part at each location.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
+
+from journey.infra.workload.catalogue import LOCATIONS
 
 
 class Customer:
@@ -115,6 +118,10 @@ class StockRecord:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    def movement(self, qty: int, **more: Any) -> dict[str, Any]:
+        """The fields of a movement of ``qty`` here, in the order lines carry them."""
+        return {"part_id": self.part, "location": LOCATIONS[self.location], "qty": qty, **more}
 
 
 class Repair(SimEntity):

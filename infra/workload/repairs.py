@@ -13,7 +13,6 @@ from journey.infra.workload.catalogue import (
     FAULTS,
     HOUR,
     LOCATION_CUM,
-    LOCATIONS,
     MIN,
     PARTS_PER_REPAIR,
     QTY,
@@ -164,12 +163,7 @@ class RepairSteps(Simulation):
             None,
             "system",
             "fsm",
-            {
-                "part_id": stock.part,
-                "location": LOCATIONS[stock.location],
-                "qty": qty,
-                "repair_id": repair.id,
-            },
+            stock.movement(qty, repair_id=repair.id),
         )
         self._check_reorder(t, stock)
 
@@ -192,12 +186,7 @@ class RepairSteps(Simulation):
             None,
             "field" if stock.location >= 2 else "system",
             "fsm",
-            {
-                "part_id": stock.part,
-                "location": LOCATIONS[stock.location],
-                "qty": qty,
-                "repair_id": repair.id,
-            },
+            stock.movement(qty, repair_id=repair.id),
         )
         self._check_reorder(t, stock)
 
@@ -221,12 +210,7 @@ class RepairSteps(Simulation):
             None,
             "system",
             "fsm",
-            {
-                "part_id": stock.part,
-                "location": LOCATIONS[stock.location],
-                "qty": qty,
-                "repair_id": repair.id,
-            },
+            stock.movement(qty, repair_id=repair.id),
         )
 
     def _complete_repair(self, repair: Repair, t: int, _stock: StockRecord | None,
@@ -279,12 +263,7 @@ class RepairSteps(Simulation):
             None,
             "system",
             "wms",
-            {
-                "part_id": stock.part,
-                "location": LOCATIONS[stock.location],
-                "qty": qty,
-                "repair_id": repair.id,
-            },
+            stock.movement(qty, repair_id=repair.id),
             repair,
             arrive=partial(self._add_stock, stock, qty),
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
 
 from journey.infra.workload.catalogue import (
     ADJUST_REASONS,
@@ -95,11 +94,7 @@ class StockSteps(Simulation):
         self._receive(t, stock, stock.up_to, late=False)
 
     def _receive(self, t: int, stock: StockRecord, qty: int, late: bool) -> None:
-        fields: dict[str, Any] = {
-            "part_id": stock.part,
-            "location": LOCATIONS[stock.location],
-            "qty": qty,
-        }
+        fields = stock.movement(qty)
         if self.rng.random() < 0.8:
             fields["unit_cost"] = self._money(stock.unit_cost)
         self._send(
@@ -180,19 +175,8 @@ class StockSteps(Simulation):
         else:
             qty = rng.choice((1, 1, 2, 3))
         stock.on_hand += qty
-        self._send(
-            t,
-            "part.adjusted",
-            None,
-            "system",
-            "wms",
-            {
-                "part_id": stock.part,
-                "location": LOCATIONS[stock.location],
-                "qty": qty,
-                "reason": rng.choice(ADJUST_REASONS[:2] if qty < 0 else ADJUST_REASONS),
-            },
-        )
+        reason = rng.choice(ADJUST_REASONS[:2] if qty < 0 else ADJUST_REASONS)
+        self._send(t, "part.adjusted", None, "system", "wms", stock.movement(qty, reason=reason))
         self._again(t, self._cycle_count, per_customer)
 
     def _rebalance(self, t: int, per_customer: float) -> None:
@@ -212,7 +196,7 @@ class StockSteps(Simulation):
             None,
             "field",
             "wms",
-            {"part_id": stock.part, "location": LOCATIONS[stock.location], "qty": qty},
+            stock.movement(qty),
             stock,
             arrive=partial(self._add_stock, stock, qty),
         )
