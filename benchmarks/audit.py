@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
+#: The log is sealed and verified with it: without a secret, verify never says ok.
+ENV = {**os.environ, "JOURNEY_AUDIT_SECRET": "benchmark-only-secret"}
 
 
 def main() -> None:
@@ -24,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="journey-audit-") as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        db = workdir / f"chained-{args.customers}.db"
+        db = workdir / f"sealed-{args.customers}.db"  # a key fingerprint recorded
         url = f"sqlite:///{db}"
         if not db.exists():
             workload = workdir / f"workload-{args.customers}.jsonl"
@@ -32,10 +35,10 @@ def main() -> None:
                 subprocess.run([JOURNEY, "generate", "--customers", str(args.customers),
                                 "--seed", "3", "-o", str(workload)], check=True)
             subprocess.run([JOURNEY, "--db", url, "ingest", "--no-views", str(workload)],
-                           check=True, stdout=subprocess.DEVNULL)
+                           check=True, stdout=subprocess.DEVNULL, env=ENV)
         started = time.perf_counter()
         result = subprocess.run([JOURNEY, "--db", url, "--json", "audit", "verify"],
-                                capture_output=True, check=False)
+                                capture_output=True, check=False, env=ENV)
         seconds = time.perf_counter() - started
     report = json.loads(result.stdout)
     print(f"\naudit verify: {report['events']} events in {seconds:.1f} s (process included): "

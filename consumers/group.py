@@ -17,6 +17,11 @@ from kafka.errors import CommitFailedError, KafkaError
 
 from journey.infra.kafka.client import KafkaUnavailable
 from journey.infra.store import OffsetRow
+from journey.infra.store.errors import (
+    Backoff,
+    discard_broken_connections,
+    operational_failure,
+)
 
 log = structlog.get_logger("journey.consume")
 
@@ -89,3 +94,32 @@ def consume_group(consumer: Any, topics: list[str],
                 return
     except KafkaError as exc:
         raise KafkaUnavailable(f"consuming {', '.join(topics)}: {exc}") from exc
+
+
+def with_reconnects(run_once: Callable[[Backoff], None], *, follow: bool,
+                    stop: Callable[[], bool], what: str, datastore: object = None) -> None:
+    """Run a consumer; following, when the database or the broker goes away, close,
+    wait (``Backoff``: 0.5 s doubling to 30 s, each attempt logged) and run it again.
+
+    Nothing is lost or applied twice: each batch commits with its offsets in the store
+    and a restarted consumer seeks to them. ``run_once`` calls ``backoff.reset()`` after
+    each batch it stored.
+    """
+    backoff = Backoff()
+    while True:
+        try:
+            run_once(backoff)
+            return
+        except Exception as exc:
+            failure = operational_failure(exc)
+            if failure is None and isinstance(exc, KafkaUnavailable):
+                failure = ("broker", str(exc))
+            delay = backoff.next_wait() if follow and failure is not None else None
+            if failure is None or delay is None:
+                raise
+            log.warning("consume.reconnecting", consumer=what, attempt=backoff.attempt,
+                        wait=delay, failure=failure[0], error=failure[1])
+            Backoff.sleep(delay, stop)
+            if stop():
+                return
+            discard_broken_connections(datastore)

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from journey.consumers.group import consume_group
+from journey.consumers.group import consume_group, with_reconnects
 from journey.infra.failpoints import failpoint
 from journey.infra.ingest import Ingestor, IngestSummary
 from journey.infra.kafka.client import (
@@ -28,7 +28,8 @@ from journey.infra.kafka.client import (
 )
 from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow, RejectRow
-from journey.infra.views.projector import Projector
+from journey.infra.store.errors import Backoff
+from journey.infra.views.projector import Projector, ViewFailed
 
 log = structlog.get_logger("journey.consume")
 
@@ -54,19 +55,33 @@ class TouchpointConsumer:
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
             progress: Callable[[int], None] | None = None) -> IngestSummary:
-        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s."""
+        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s.
+        Following, a database or broker outage is waited out (``with_reconnects``)."""
+        summary = IngestSummary()
+        with_reconnects(lambda backoff: self._run_once(summary, backoff, follow=follow,
+                                                       idle=idle, stop=stop, progress=progress),
+                        follow=follow, stop=stop, what=self.name,
+                        datastore=self.app.journey_recorder.datastore)
+        log.info("consume.touchpoints.done", group=self.group, **summary.as_json())
+        return summary
+
+    def _run_once(self, summary: IngestSummary, backoff: Backoff, *, follow: bool, idle: float,
+                  stop: Callable[[], bool], progress: Callable[[int], None] | None) -> None:
         ensure_topics(self.bootstrap, {self.topics.touchpoints: self.topics.partitions,
                                        self.topics.dlq: self.topics.partitions})
         recorder = self.app.journey_recorder
         consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
         producer = make_producer(self.bootstrap)
-        summary = IngestSummary()
 
         def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
             accepted = summary.accepted
             offsets = self._decide(polled, producer, summary)
             if self.projector is not None and summary.accepted > accepted:
-                self.projector.catch_up()
+                try:
+                    self.projector.catch_up()
+                except ViewFailed as exc:  # stored with its offsets: the log goes on
+                    log.error("views.failed", position=exc.position, error=str(exc.cause))
+            backoff.reset()
             if progress:
                 progress(summary.read)
             return offsets
@@ -78,8 +93,6 @@ class TouchpointConsumer:
         finally:
             consumer.close()
             close_producer(producer)
-        log.info("consume.touchpoints.done", group=self.group, **summary.as_json())
-        return summary
 
     def _decide(self, polled: dict[Any, list[Any]], producer: Any, summary: IngestSummary
                 ) -> list[OffsetRow]:

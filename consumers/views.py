@@ -23,11 +23,12 @@ from typing import Any
 
 import structlog
 
-from journey.consumers.group import consume_group
+from journey.consumers.group import consume_group, with_reconnects
 from journey.infra.kafka.client import ensure_topics, make_consumer
 from journey.infra.kafka.codec import EventDecoder, Incoming
 from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow
+from journey.infra.store.errors import Backoff
 from journey.infra.views.database import ViewDb
 from journey.infra.views.projector import Projector
 from journey.projections.tables import Tables
@@ -71,13 +72,25 @@ class ViewWorker:
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
             progress: Callable[[int], None] | None = None) -> ViewWorkerSummary:
-        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s."""
+        """Consume until ``stop()``; without ``follow``, also once nothing came for ``idle`` s.
+        Following, a database or broker outage is waited out (``with_reconnects``)."""
+        summary = ViewWorkerSummary()
+        with_reconnects(lambda backoff: self._run_once(summary, backoff, follow=follow,
+                                                       idle=idle, stop=stop, progress=progress),
+                        follow=follow, stop=stop, what=self.name,
+                        datastore=self.app.journey_recorder.datastore)
+        log.info("consume.views.done", group=self.group, **summary.as_json())
+        return summary
+
+    def _run_once(self, summary: ViewWorkerSummary, backoff: Backoff, *, follow: bool,
+                  idle: float, stop: Callable[[], bool],
+                  progress: Callable[[int], None] | None) -> None:
         ensure_topics(self.bootstrap, self.topics.published)
         consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
-        summary = ViewWorkerSummary()
 
         def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
             offsets = self._apply(polled, summary)
+            backoff.reset()
             if progress:
                 progress(summary.read)
             return offsets
@@ -88,8 +101,6 @@ class ViewWorker:
                           idle=idle, stop=stop, max_records=self.batch_size)
         finally:
             consumer.close()
-        log.info("consume.views.done", group=self.group, **summary.as_json())
-        return summary
 
     def _apply(self, polled: dict[Any, list[Any]], summary: ViewWorkerSummary
                ) -> list[OffsetRow]:

@@ -160,8 +160,9 @@ class Decider:
 
     def transfer(self, tp: tps.PartTransferred) -> list[Aggregate]:
         source = self.stock(tp.part_id, tp.location)
-        source.check_can_transfer(tp)
         target = self.stock(tp.part_id, tp.to_location)
+        target.check_room(tp.qty)  # invalid_quantity comes before insufficient_stock (2.1)
+        source.check_can_transfer(tp)
         source.transfer_out(tp)
         target.transfer_in(tp)
         return [source, target]

@@ -10,13 +10,17 @@ classes):
     ├── StoreError              (infra.store) the event store cannot be reached or used
     │   ├── PositionConflict    another writer appended since this batch was decided
     │   ├── LeaseHeld           another process holds a lease (e.g. the relay's)
-    │   └── AuditChainError     the audit chain does not continue the log
+    │   ├── AuditChainError     the audit chain does not continue the log
+    │   └── AuditKeyMismatch    the configured audit secret is not the one the store is sealed with
     ├── IngestError             (infra.ingest) the input cannot be read
+    ├── RunInProgress           (infra.ingest) another live process is ingesting the same file
+    ├── ViewFailed              (infra.views.projector) the views cannot take an event of the log
     ├── BoundError              (infra.bounds) a time bound is no month, day or instant
-    ├── ExportError             (infra.audit.export) an export cannot be written or read
+    ├── ExportError             (infra.audit.files) an export cannot be written or read
     ├── KafkaUnavailable        (infra.kafka.client) no broker answers, or it refused
     ├── TopicMismatch           (infra.kafka.client) a topic has another partition count
     ├── BrokerError             (infra.kafka.broker) the bundled broker would not start
+    ├── BrokerDataLost          (infra.kafka.losses) the broker lost messages it had acknowledged
     ├── EventEncodeError        (infra.kafka.codec) a stored event does not fit its schema
     └── EventDecodeError        (infra.kafka.codec) a message is not one of our Avro events
 

@@ -1,4 +1,9 @@
-"""Orders: placed, then delivered, failed, cancelled or returned (contract 2.2)."""
+"""Orders: placed, then delivered, failed, cancelled or returned (contract 2.2).
+
+Quantities stay small without a check of their own: a line's ``qty`` is at most 10^8
+(``schemas.fields.MAX_QTY``) and an order has at most 500 lines, so the quantity ordered of
+one sku is at most 5 x 10^10, and the quantity returned never exceeds it.
+"""
 
 from __future__ import annotations
 

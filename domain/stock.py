@@ -3,20 +3,36 @@
 State: ``on_hand``, per-repair ``reservations`` and open ``backorders``.
 ``available = on_hand - reserved`` may go negative after a downward count.
 A reservation beyond availability is accepted and recorded as a stock-out
-(``Backordered``), never refused.
+(``Backordered``), refused only at the ceiling below.
+
+Engine bounds (a deviation: the contract sets no maximum). Every figure the stock keeps, and
+that the stock view stores in 64-bit columns, stays within ``MAX_STOCK`` (10^15): ``on_hand``,
+``reserved``, ``backordered`` and each repair's share of them. A movement that would take one
+beyond it is refused as ``invalid_quantity``. 10^15 is below 2^53, so every figure is exact even
+where JSON is read as binary floating point, and ``available = on_hand - reserved`` (within
+±10^15) fits any 64-bit column with room to spare. The quantity issued from one pair on one UTC
+day stays within ``MAX_ISSUED_PER_DAY`` (10^8, the largest single ``qty``): the view sums the
+squares of the daily issues over its 90-day planning window, and 90 x (10^8)^2 = 9 x 10^17
+stays below 2^63 (about 9.2 x 10^18).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from journey.domain.base import TouchpointEvent, entity_id, envelope
 from journey.domain.errors import TouchpointRejected
+
+#: The ceiling of every stock figure (on hand, reserved, backordered, per pair and per repair).
+MAX_STOCK: Final = 10**15
+#: The most one (part, location) may issue on one UTC day (see the module docstring).
+MAX_ISSUED_PER_DAY: Final = 10**8
 
 if TYPE_CHECKING:
     from journey.schemas.touchpoint import (
@@ -78,6 +94,8 @@ class PartStock(Aggregate):
             stock.on_hand -= self.qty
             stock.lower_reservation(self.repair_id, self.qty)
             stock.lower_backorder(self.repair_id, self.qty)
+            day = self.occurred_at.date()
+            stock.issued_by_day[day] = stock.issued_by_day.get(day, 0) + self.qty
 
     class Returned(Movement):
         repair_id: str | None
@@ -109,6 +127,9 @@ class PartStock(Aggregate):
         self.on_hand = 0
         self.reservations: dict[str, int] = {}
         self.backorders: dict[str, int] = {}
+        # Bookkeeping for MAX_ISSUED_PER_DAY, not part of the contract's state (private, so
+        # that entity histories do not show it): issued quantity per UTC day with issues.
+        self._issued_by_day: dict[date, int] = {}
 
     @staticmethod
     def id_for(part_id: str, location: str) -> UUID:
@@ -123,6 +144,11 @@ class PartStock(Aggregate):
     @property
     def ref(self) -> str:
         return f"part:{self.part_id}@{self.location}"
+
+    @property
+    def issued_by_day(self) -> dict[date, int]:
+        """The quantity issued per UTC day of ``occurred_at`` (days with issues only)."""
+        return self._issued_by_day
 
     @property
     def reserved(self) -> int:
@@ -156,6 +182,20 @@ class PartStock(Aggregate):
 
     # Checks: they raise before anything changes, so a refused movement leaves no trace.
 
+    def check_ceiling(self, figure: int, qty: int, what: str,
+                      ceiling: int = MAX_STOCK) -> None:
+        """``invalid_quantity`` when adding ``qty`` would take ``figure`` beyond ``ceiling``."""
+        if figure + qty > ceiling:
+            raise TouchpointRejected(
+                "invalid_quantity",
+                f"{self.ref}: {qty} more would take {what} ({figure}) beyond the engine's "
+                f"limit of {ceiling}",
+            )
+
+    def check_room(self, qty: int) -> None:
+        """Room on hand for ``qty`` more (a receipt, a return, a count up, a transfer in)."""
+        self.check_ceiling(self.on_hand, qty, "on hand")
+
     def check_not_beyond(self, qty: int, limit: int, what: str) -> None:
         if qty > limit:
             raise TouchpointRejected(
@@ -165,12 +205,17 @@ class PartStock(Aggregate):
     # Commands, one per movement type.
 
     def receive(self, tp: PartReceived) -> None:
+        self.check_room(tp.qty)
         self._move(self.Received, tp, unit_cost=tp.unit_cost)
 
     def reserve(self, tp: PartReserved) -> None:
         if tp.qty <= self.available:
+            # within on_hand, so within MAX_STOCK: checked all the same, for a store whose
+            # counts left on_hand below what is reserved
+            self.check_ceiling(self.reserved, tp.qty, "reserved")
             self._move(self.Reserved, tp, repair_id=tp.repair_id)
         else:
+            self.check_ceiling(self.backordered, tp.qty, "backordered")
             self._move(self.Backordered, tp, repair_id=tp.repair_id)
 
     def release(self, tp: PartReleased) -> None:
@@ -184,13 +229,18 @@ class PartStock(Aggregate):
         self._move(self.Released, tp, repair_id=tp.repair_id)
 
     def issue(self, tp: PartIssued) -> None:
+        day = tp.occurred_at.date()
+        self.check_ceiling(self.issued_by_day.get(day, 0), tp.qty,
+                           f"the quantity issued on {day.isoformat()}", MAX_ISSUED_PER_DAY)
         self.check_not_beyond(tp.qty, self.on_hand, "on hand")
         self._move(self.Issued, tp, repair_id=tp.repair_id)
 
     def take_return(self, tp: PartReturned) -> None:
+        self.check_room(tp.qty)
         self._move(self.Returned, tp, repair_id=tp.repair_id)
 
     def adjust(self, tp: PartAdjusted) -> None:
+        self.check_room(tp.qty)  # a count down always has room
         if self.on_hand + tp.qty < 0:
             raise TouchpointRejected(
                 "insufficient_stock",

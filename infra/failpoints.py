@@ -1,8 +1,10 @@
 """Failpoints: deterministic crashes at named places, for the crash tests.
 
 ``JOURNEY_FAILPOINTS="relay.after_flush=3"`` kills the process (SIGKILL, like ``kill -9``:
-no cleanup, no flush) the third time the relay reaches ``failpoint("relay.after_flush")``.
-Unset (always, outside tests) a failpoint is one dictionary lookup.
+no cleanup, no flush) the third time the relay reaches ``failpoint("relay.after_flush")``;
+``"ingest.committed=2:stop"`` stops it there instead (SIGSTOP: alive, holding whatever it
+holds, until a test sends SIGCONT or SIGKILL). Unset (always, outside tests) a failpoint is
+one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ import signal
 ENV = "JOURNEY_FAILPOINTS"
 
 
+_ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP}
+
+
 def _parse(spec: str) -> dict[str, int]:
     points: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, _, count = item.partition("=")
+        name, _, rest = item.partition("=")
+        count, _, action = rest.partition(":")
         points[name] = int(count or 1)
+        _signals[name] = _ACTIONS[action or "kill"]
     return points
 
 
+_signals: dict[str, signal.Signals] = {}
 _armed = _parse(os.environ.get(ENV, ""))
 
 
@@ -29,5 +37,5 @@ def failpoint(name: str) -> None:
     if name not in _armed:
         return
     _armed[name] -= 1
-    if _armed[name] <= 0:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _armed[name] == 0:
+        os.kill(os.getpid(), _signals[name])

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 DEFAULT_DB = "sqlite:///journey.db"
 #: Keys the audit chain's HMAC seals. Unset: a public built-in default, so seals then prove
-#: nothing against anyone who can read the code (``journey audit verify`` warns).
+#: nothing against anyone who can read the code (``journey audit verify`` never says ok).
 AUDIT_SECRET_ENV = "JOURNEY_AUDIT_SECRET"
+#: A file holding the secret (its first line), used when JOURNEY_AUDIT_SECRET is not set.
+AUDIT_SECRET_FILE_ENV = "JOURNEY_AUDIT_SECRET_FILE"
+
+
+def audit_secret_from(env: Mapping[str, str]) -> str | None:
+    """The audit secret ``env`` configures: JOURNEY_AUDIT_SECRET, else the first line of the
+    file JOURNEY_AUDIT_SECRET_FILE names; ``None`` when neither is set.
+
+    Raises ``OSError`` when the file cannot be read and ``ValueError`` when it is empty.
+    """
+    if AUDIT_SECRET_ENV in env:  # set, even empty (the public default): the file is not read
+        return env[AUDIT_SECRET_ENV] or None
+    path = env.get(AUDIT_SECRET_FILE_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        secret = f.readline().rstrip("\r\n")
+    if not secret:
+        raise ValueError(f"{AUDIT_SECRET_FILE_ENV} names {path}, whose first line is empty")
+    return secret
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,7 @@ class Settings:
     kafka_bootstrap: str | None = None
     kafka_prefix: str = "journey"  # topics: journey.purchase ... journey.touchpoints.dlq
     kafka_partitions: int = 6  # of each published topic, fixed when created
+    #: ``None``: the store reads JOURNEY_AUDIT_SECRET or JOURNEY_AUDIT_SECRET_FILE itself.
     audit_secret: str | None = field(default=None, repr=False)  # never in logs
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -40,8 +40,10 @@ _EXPORTS = {
     "Ingestor": "journey.infra.ingest",
     "IngestSummary": "journey.infra.ingest",
     "LineSource": "journey.infra.ingest",
+    "RunInProgress": "journey.infra.ingest",
     "Projector": "journey.infra.views.projector",
     "view_queries": "journey.infra.views.projector",
+    "ViewFailed": "journey.infra.views.projector",
     "Planning": "journey.projections.stock",
     "TimeFilter": "journey.infra.audit.history",
     "history": "journey.infra.audit.history",
@@ -63,10 +65,12 @@ __all__ = [
     "Parsed",
     "Planning",
     "Projector",
+    "RunInProgress",
     "Settings",
     "StoreError",
     "TimeFilter",
     "TouchpointRejected",
+    "ViewFailed",
     "__version__",
     "export_events",
     "history",
@@ -85,10 +89,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from journey.infra.audit.history import TimeFilter, history, views_as_of
     from journey.infra.audit.verify import verify_log
     from journey.infra.audit.verify_export import verify_export
-    from journey.infra.ingest import Ingestor, IngestSummary, LineSource
+    from journey.infra.ingest import Ingestor, IngestSummary, LineSource, RunInProgress
     from journey.infra.settings import Settings
     from journey.infra.store import JourneyApplication, StoreError, open_store
-    from journey.infra.views.projector import Projector, view_queries
+    from journey.infra.views.projector import Projector, ViewFailed, view_queries
     from journey.projections.stock import Planning
     from journey.schemas.parsing import Invalid, Parsed, parse_line
 

@@ -43,10 +43,16 @@ class Dialect(Protocol):
 class Tables:
     """Qualified table names for one generation (live, or ``_next`` during a rebuild)."""
 
-    prefix: str = ""  # a schema, e.g. '"s".'
+    prefix: str = ""  # a quoted schema and a dot, e.g. '"s".' (quoted by the store)
     suffix: str = ""
 
     def __getattr__(self, name: str) -> str:
         if name.startswith("view_"):
-            return f"{self.prefix}{name}{self.suffix}"
+            return f"{self.prefix}{quote_identifier(name + self.suffix)}"
         raise AttributeError(name)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as one quoted SQL identifier (the same on SQLite and PostgreSQL)."""
+    return '"' + name.replace('"', '""') + '"'
+

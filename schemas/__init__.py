@@ -4,7 +4,14 @@
 ``invalid``); ``schemas.touchpoint`` holds one frozen pydantic model per touchpoint type.
 """
 
-from journey.schemas.parsing import MAX_LINE_BYTES, SCHEMA_REASONS, Invalid, Parsed, parse_line
+from journey.schemas.parsing import (
+    MAX_LINE_BYTES,
+    SCHEMA_REASONS,
+    Invalid,
+    OversizeLine,
+    Parsed,
+    parse_line,
+)
 from journey.schemas.touchpoint import TOUCHPOINT_TYPES, PartTouchpoint, Touchpoint, kind_of
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "SCHEMA_REASONS",
     "TOUCHPOINT_TYPES",
     "Invalid",
+    "OversizeLine",
     "Parsed",
     "PartTouchpoint",
     "Touchpoint",

@@ -15,6 +15,20 @@ Where the contract is silent, these choices hold:
   10^26 in magnitude, and is kept with an exponent between -2 and 0 (``1E+2`` becomes ``100``);
 * ``occurred_at`` rejects the leap second ``:60`` (Python's ``datetime`` cannot hold it) and keeps
   microseconds, truncating further digits.
+
+Engine bounds beyond the contract (deviations: every stored value must fit every store and every
+view column, on SQLite and PostgreSQL alike, so one line can never break the views):
+
+* a quantity is at most ``MAX_QTY`` (10^8) in magnitude: sums of many of them stay far inside a
+  64-bit column, and the stock view's sum of squared daily issues too (``journey.domain.stock``
+  bounds the stored sums themselves);
+* identifiers (and ``customer_id``, ``source``) hold no control character (``Cc``: U+0000-U+001F,
+  U+007F-U+009F): they are keys, labels and view columns, and PostgreSQL text cannot hold NUL;
+* free text holds no NUL (U+0000), which PostgreSQL text cannot hold; other control characters
+  (tab, line feed ...) and the Unicode line separators are kept, as notes may need them;
+* ``occurred_at`` (in UTC) and ``due_date`` fall within years ``MIN_YEAR``-``MAX_YEAR``
+  (1900-9000), so that date arithmetic (month buckets, planning windows, the repeat-repair
+  window, as-of bounds, Avro timestamps) never leaves Python's years 1-9999.
 """
 
 from __future__ import annotations
@@ -53,13 +67,42 @@ def violation(message: str) -> PydanticCustomError:
     return PydanticCustomError(VALUE_ERROR, message)
 
 
+# --- Engine bounds (see the module docstring) ----------------------------------------------------
+
+#: The largest quantity one touchpoint may carry (``qty``; ``part.adjusted`` in magnitude).
+MAX_QTY = 10**8
+#: Business time (``occurred_at`` in UTC, ``due_date``) stays within these years.
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
+# A control character (Unicode category Cc): C0, DEL and C1.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_JSON = {"not": {"pattern": "[\\u0000-\\u001f\\u007f-\\u009f]"}}
+_NUL_JSON = {"not": {"pattern": "\\u0000"}}
+# "not pattern" finds the character anywhere: no anchor, so no "$ before a final line feed".
+
+
+def _no_control(text: str) -> str:
+    found = _CONTROL.search(text)
+    if found is not None:
+        raise violation(f"must not contain control characters (found U+{ord(found[0]):04X})")
+    return text
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise violation("must not contain NUL (U+0000)")
+    return text
+
+
 # --- Field types -------------------------------------------------------------------------------
 
 
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128),
-    Field(description="a string of 1-128 characters"),
+    AfterValidator(_no_control),
+    Field(description="a string of 1-128 characters, no control characters",
+          json_schema_extra=_CONTROL_JSON),
 ]
 TouchpointId = Annotated[
     str,
@@ -67,7 +110,11 @@ TouchpointId = Annotated[
     Field(description="a string of 1-128 characters of A-Z a-z 0-9 . _ : -"),
 ]
 Source = Annotated[
-    str, StringConstraints(max_length=64), Field(description="a string of at most 64 characters")
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_no_control),
+    Field(description="a string of at most 64 characters, no control characters",
+          json_schema_extra=_CONTROL_JSON),
 ]
 # An empty error code would count as a service error with no code, so one character at least.
 ErrorCode = Annotated[
@@ -81,19 +128,26 @@ Currency = Annotated[
     Field(description="3 upper-case letters (A-Z)"),
 ]
 # Free text: the contract sets a maximum where it gives one and no minimum, so "" is a string.
-Reason = Annotated[str, Field(description="a string")]
+Reason = Annotated[
+    str, AfterValidator(_no_nul), Field(description="a string without NUL",
+                                        json_schema_extra=_NUL_JSON)
+]
 ShortText = Annotated[
     str,
     StringConstraints(max_length=200),
-    Field(description="a string of at most 200 characters"),
+    AfterValidator(_no_nul),
+    Field(description="a string of at most 200 characters, without NUL",
+          json_schema_extra=_NUL_JSON),
 ]
 LongText = Annotated[
     str,
     StringConstraints(max_length=2000),
-    Field(description="a string of at most 2000 characters"),
+    AfterValidator(_no_nul),
+    Field(description="a string of at most 2000 characters, without NUL",
+          json_schema_extra=_NUL_JSON),
 ]
 
-Quantity = Annotated[int, Field(ge=1, description="an integer >= 1")]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QTY, description=f"an integer from 1 to {MAX_QTY}")]
 Satisfaction = Annotated[int, Field(ge=1, le=5, description="an integer from 1 to 5")]
 Flag = Annotated[bool, Field(description="a JSON boolean (true or false)")]
 
@@ -116,8 +170,10 @@ def _nonzero(quantity: int) -> int:
 
 Delta = Annotated[
     int,
+    Field(ge=-MAX_QTY, le=MAX_QTY),
     AfterValidator(_nonzero),
-    Field(description="an integer other than 0", json_schema_extra={"not": {"const": 0}}),
+    Field(description=f"an integer other than 0, from -{MAX_QTY} to {MAX_QTY}",
+          json_schema_extra={"not": {"const": 0}}),
 ]
 
 
@@ -226,6 +282,7 @@ _TIMESTAMP = re.compile(
     r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _TIMESTAMP_FORM = "must be an RFC 3339 timestamp with offset, e.g. 2024-05-01T10:00:00Z"
+_YEARS_RULE = f"must fall within years {MIN_YEAR}-{MAX_YEAR}"
 
 
 def _to_utc(value: object) -> datetime:
@@ -237,12 +294,14 @@ def _to_utc(value: object) -> datetime:
         moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise violation("must be a real date and time") from None
-    if moment.tzinfo is UTC:
-        return moment
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise violation("must stay within years 1-9999 once converted to UTC") from None
+    if moment.tzinfo is not UTC:
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            raise violation(_YEARS_RULE + " once converted to UTC") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise violation(_YEARS_RULE + " once converted to UTC")
+    return moment
 
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -255,14 +314,18 @@ def _to_date(value: object) -> date:
     if match is None:
         raise violation("must be a date string YYYY-MM-DD")
     try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
+        day = date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         raise violation("must be a real date") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise violation(_YEARS_RULE)
+    return day
 
 
 # The JSON Schema forms (``schemas.jsonschema``): the range of every part, not the length of a
-# month, leap years, nor the years 1-9999 once an offset is applied.
-_YEAR = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001-9999
+# month, leap years, nor the years MIN_YEAR-MAX_YEAR once an offset is applied.
+_YEAR = "(?:19[0-9]{2}|[2-8][0-9]{3}|9000)"  # MIN_YEAR-MAX_YEAR: 1900-9000
+assert (MIN_YEAR, MAX_YEAR) == (1900, 9000), "update _YEAR with the years"
 _MONTH_DAY = "(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _CLOCK = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"  # hh:mm, also of an offset
 _SECONDS = r":[0-5][0-9](?:\.[0-9]+)?"
@@ -275,7 +338,8 @@ Timestamp = Annotated[
             "type": "string",
             "format": "date-time",
             "pattern": f"^{_YEAR}-{_MONTH_DAY}[Tt]{_CLOCK}{_SECONDS}(?:[Zz]|[+-]{_CLOCK})$",
-            "description": "an RFC 3339 timestamp with offset, e.g. 2024-05-01T10:00:00Z",
+            "description": "an RFC 3339 timestamp with offset, e.g. 2024-05-01T10:00:00Z, "
+                           f"within years {MIN_YEAR}-{MAX_YEAR} in UTC",
         }
     ),
 ]
@@ -287,7 +351,7 @@ Day = Annotated[
             "type": "string",
             "format": "date",
             "pattern": f"^{_YEAR}-{_MONTH_DAY}$",
-            "description": "a date YYYY-MM-DD",
+            "description": f"a date YYYY-MM-DD within years {MIN_YEAR}-{MAX_YEAR}",
         }
     ),
 ]

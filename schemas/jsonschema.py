@@ -13,11 +13,13 @@ upstream systems; the engine (``schemas.parsing.parse_line``) stays the authorit
 What the schema expresses (contract 1): the JSON type of every field (strings, JSON integers,
 booleans, objects, arrays; ``null`` is never a value), required and optional fields per type, no
 other fields, ``customer_id`` absent on ``part.*``, the identifier lengths and the
-``touchpoint_id`` and ``error`` alphabets, enumerations, ``currency``, minima (``qty >= 1``,
-satisfaction 1-5, ``qty != 0`` of ``part.adjusted``), 1-500 lines, text maxima, the form of
-``occurred_at`` (offset mandatory) and ``due_date`` with the range of each part, money as a
-number or a decimal string with its sign rule and magnitude (below 10^26), and, for a decimal
-string, at most 2 decimals.
+``touchpoint_id`` and ``error`` alphabets, no control character in identifiers and ``source``
+and no NUL in free text (``not: {pattern}``, an unanchored search), enumerations, ``currency``,
+the engine's integer ranges (``qty`` 1 to 10^8, satisfaction 1-5, ``qty`` of ``part.adjusted``
+from -10^8 to 10^8 and not 0), 1-500 lines, text maxima, the form of ``occurred_at`` (offset
+mandatory) and ``due_date`` with the range of each part (years 1900-9000), money as a number or
+a decimal string with its sign rule and magnitude (below 10^26), and, for a decimal string, at
+most 2 decimals.
 
 What it cannot express, so a line valid under the schema may still be rejected:
 
@@ -30,10 +32,11 @@ What it cannot express, so a line valid under the schema may still be rejected:
 * that an integer is written as one: JSON Schema counts ``1.0`` as an integer, the engine does
   not;
 * the calendar: the length of each month and leap years (``2024-02-30``), and that
-  ``occurred_at`` stays within years 1-9999 once converted to UTC; validators that assert
+  ``occurred_at`` stays within years 1900-9000 once converted to UTC; validators that assert
   ``format`` (``date``, ``date-time``) catch the first, which 2020-12 leaves optional;
 * ``to_location`` differing from ``location`` (no comparison between two values);
-* every rule across touchpoints (contract 2 and 3): duplicates, entities, lifecycles, stock.
+* every rule across touchpoints (contract 2 and 3): duplicates, entities, lifecycles, stock
+  (its ceilings too: ``journey.domain.stock``).
 
 Patterns follow ECMA-262, where ``$`` ends the string; a validator that evaluates them with
 Python's ``re`` (python-jsonschema does) also lets a final line feed through (``"EUR\\n"``).

@@ -9,7 +9,9 @@ one of the schema reasons, decided in the contract's precedence order::
     unknown_type   ``type`` missing, not a string, or not one of the 24 types
     invalid        everything else of section 1; the detail starts with the field path
 
-A line longer than ``MAX_LINE_BYTES`` is ``invalid`` without being parsed. Blank lines are the
+A line longer than ``MAX_LINE_BYTES`` is ``invalid`` without being parsed; its reject keeps
+only the first ``KEPT_PREFIX_BYTES`` with the whole line's length and sha256 (a reader that
+never holds such a line whole hands over an ``OversizeLine`` instead). Blank lines are the
 caller's business.
 """
 
@@ -29,6 +31,8 @@ from pydantic import BaseModel, ValidationError
 from journey.schemas.touchpoint import PRESENCE_ERROR, TOUCHPOINT_TYPES, VALUE_ERROR, Touchpoint
 
 MAX_LINE_BYTES: Final = 1024 * 1024
+#: How much of an oversized line its reject keeps (with the whole line's length and sha256).
+KEPT_PREFIX_BYTES: Final = 1024
 
 #: The reasons ``parse_line`` gives, in the contract's precedence order.
 SCHEMA_REASONS: Final = ("invalid_json", "unknown_type", "invalid")
@@ -58,8 +62,30 @@ class Invalid:
     raw: bytes
 
 
-def parse_line(raw: bytes) -> Parsed | Invalid:
+@dataclass(frozen=True, slots=True)
+class OversizeLine:
+    """A line longer than ``MAX_LINE_BYTES``, as a streaming reader saw it: its first bytes,
+    its length and its sha256 (terminator excluded), never the whole line in memory."""
+
+    prefix: bytes
+    length: int
+    sha256: str
+
+    @classmethod
+    def of(cls, raw: bytes) -> OversizeLine:
+        return cls(raw[:KEPT_PREFIX_BYTES], len(raw), sha256(raw).hexdigest())
+
+    def reject(self) -> Invalid:
+        detail = (f"line: exceeds the limit of {MAX_LINE_BYTES} bytes ({self.length} bytes); "
+                  f"raw keeps its first {len(self.prefix)} bytes, the whole line's sha256 is "
+                  f"{self.sha256}")
+        return Invalid("invalid", detail, None, self.prefix)
+
+
+def parse_line(raw: bytes | OversizeLine) -> Parsed | Invalid:
     """Validate one line (without its terminator); never raises."""
+    if isinstance(raw, OversizeLine):
+        return raw.reject()
     try:
         return _parse(raw)
     except Exception as exc:  # the edge must answer with a reason whatever the input
@@ -79,8 +105,7 @@ def _parse(raw: bytes) -> Parsed | Invalid:
     if type(raw) is not bytes:
         raw = _as_bytes(raw)
     if len(raw) > MAX_LINE_BYTES:
-        detail = f"line: exceeds the limit of {MAX_LINE_BYTES} bytes ({len(raw)} bytes)"
-        return Invalid("invalid", detail, None, raw)
+        return OversizeLine.of(raw).reject()
     loaded = _load(raw)
     if isinstance(loaded, str):
         return Invalid("invalid_json", loaded, None, raw)
@@ -304,6 +329,11 @@ def _clip(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
+#: DEL and the C1 controls, shown as JSON escapes in details (json.dumps escapes C0 only): a
+#: detail is printed on terminals, where U+009B starts an escape sequence.
+_ESCAPED = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0))}
+
+
 def _show(value: object) -> str:
     """A short JSON-like rendering of a value for a detail; never the whole of a big input."""
     if value is None:
@@ -311,7 +341,7 @@ def _show(value: object) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = json.dumps(value[:_SHOWN_CHARS], ensure_ascii=False)
+        shown = json.dumps(value[:_SHOWN_CHARS], ensure_ascii=False).translate(_ESCAPED)
         return shown + "..." if len(value) > _SHOWN_CHARS else shown
     if isinstance(value, int):
         return _clip(str(value)) if value.bit_length() < 1024 else "a very large integer"

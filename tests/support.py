@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,7 +23,7 @@ from journey.domain.base import Entity
 from journey.domain.decide import Decider
 from journey.domain.errors import TouchpointRejected
 from journey.domain.invoices import Invoice
-from journey.infra.store import JourneyApplication
+from journey.infra.store import JourneyApplication, open_store
 from journey.infra.store.urls import postgres_connection_args
 from journey.schemas.parsing import Parsed, parse_line
 from journey.schemas.touchpoint import Touchpoint
@@ -179,3 +184,54 @@ def behind_the_engines_back(app: JourneyApplication) -> Iterator[Any]:
         connection.cursor() as cursor,
     ):
         yield cursor
+
+
+JOURNEY = str(Path(sys.executable).with_name("journey"))
+
+
+class Journey:
+    """Runs the installed `journey` command as a user would."""
+
+    def __init__(self, db: str, cwd: Path) -> None:
+        self.db = db
+        self.cwd = cwd
+
+    def run(self, *args: str, stdin: bytes | None = None, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run(
+            [JOURNEY, "--db", self.db, *args], input=stdin, capture_output=True, cwd=self.cwd,
+            env={**os.environ, "JOURNEY_LOG_FORMAT": "json", **(env or {})}, timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"journey {' '.join(args)} failed: {result.stderr.decode()}")
+        return result
+
+    def json(self, *args: str, stdin: bytes | None = None) -> Any:
+        result = self.run(*args, "--json", stdin=stdin)
+        return json.loads(result.stdout)
+
+
+def store_digest(url: str) -> dict[str, object]:
+    """What must be equal: every event (minus its record time) in log order, every
+    accepted touchpoint, the rejects with their reasons in arrival order."""
+    app: JourneyApplication = open_store(url)
+    try:
+        events = hashlib.sha256()
+        notifications = app.recorder.select_notifications(start=1, limit=10**9)
+        for n in notifications:
+            state = json.loads(n.state)
+            state.pop("timestamp", None)
+            events.update(f"{n.originator_id}|{n.originator_version}|{n.topic}|".encode())
+            events.update(json.dumps(state, sort_keys=True).encode())
+        recorder = app.journey_recorder
+        rejects, after = [], 0
+        while page := recorder.rejects(after=after):
+            rejects.extend((r.touchpoint_id, r.reason, r.detail, r.raw) for r in page)
+            after = page[-1].seq
+        return {
+            "events": events.hexdigest(),
+            "counts": recorder.counts(),
+            "rejects": hashlib.sha256(repr(rejects).encode()).hexdigest(),
+        }
+    finally:
+        app.close()

@@ -5,4 +5,5 @@
              they were (``--as-of``, ``--known-at``); ``audit replay``
 ``export``   stored events, byte for byte, in an Avro container file
 ``verify_export``  that file checked against the store, record by record
+``files``    where an export goes: regular files only, created 0600, moved into place whole
 """

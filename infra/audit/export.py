@@ -23,8 +23,11 @@ exactly when that movement is. A registration not followed by an event of its ow
 
 The export reads the log in pages up to the head position taken when it starts (later
 appends are not part of it; positions below the head never change), so memory stays flat
-however large the store. It writes ``FILE.partial`` beside the target and renames it into
-place when complete, so a file under the target name is always a whole export.
+however large the store. It writes a ``0600`` temporary file (``FILE.*.partial``) beside the
+target and moves it into place when complete, so a file under the target name is always a
+whole export; only regular files are written, an existing one only with ``force``
+(``journey.infra.audit.files``). Given a binary stream instead of a path (``journey export
+-o -``: standard output), it writes the container to the stream as it goes.
 
 ``journey.infra.audit.verify_export`` checks such a file against the store.
 """
@@ -39,14 +42,15 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fastavro
 from eventsourcing.persistence import Notification
 
-from journey.domain.errors import JourneyError
 from journey.domain.repairs import Repair
 from journey.domain.stock import PartStock
+from journey.infra.audit.files import ExportError as ExportError  # raised here; defined there
+from journey.infra.audit.files import atomic_output
 from journey.infra.store import JourneyApplication, store_url
 
 #: Notifications read per query.
@@ -104,10 +108,6 @@ SCHEMA: dict[str, Any] = {
 PARSED_SCHEMA = fastavro.parse_schema(SCHEMA)
 
 
-class ExportError(JourneyError):
-    """An export cannot be made or read (bad arguments, unreadable store event, I/O)."""
-
-
 @dataclass(frozen=True)
 class Selection:
     """Which events an export holds; ``None`` criteria select everything."""
@@ -145,7 +145,7 @@ class Selection:
 class ExportSummary:
     """What ``export_events`` wrote."""
 
-    path: str
+    path: str  # "-" for a stream (standard output)
     records: int  # events in the file
     scanned: int  # events read from the log (all of them up to head_position)
     head_position: int
@@ -160,13 +160,20 @@ class ExportSummary:
 # --- export ---------------------------------------------------------------------------------------
 
 
-def export_events(app: JourneyApplication, out_path: str | os.PathLike[str],
+def export_events(app: JourneyApplication, out_path: str | os.PathLike[str] | BinaryIO,
                   customer: str | None = None, start: datetime | None = None,
-                  end: datetime | None = None) -> ExportSummary:
-    """Write the selected stored events of ``app`` to the Avro file ``out_path``."""
+                  end: datetime | None = None, *, force: bool = False) -> ExportSummary:
+    """Write the selected stored events of ``app`` to the Avro file ``out_path`` (a new
+    regular file; an existing one is replaced only with ``force``), or to a binary stream."""
     started = time.perf_counter()
     selection = Selection(customer, start, end)
-    target = Path(out_path)
+    if not isinstance(out_path, str | os.PathLike):
+        stream: BinaryIO | None = out_path
+        target = Path("-")
+    else:
+        stream, target = None, Path(out_path)
+        if not os.fspath(out_path):
+            raise ExportError("'' names no file: give a file name (or - for standard output)")
     head = app.journey_recorder.position()
     metadata = {
         "journey.format": FORMAT,
@@ -176,22 +183,49 @@ def export_events(app: JourneyApplication, out_path: str | os.PathLike[str],
         "journey.selection": json.dumps(selection.as_json(), sort_keys=True),
     }
     scan = Scan(app, selection, head)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        with partial.open("wb") as out:
-            fastavro.writer(out, PARSED_SCHEMA, _records_or_fail(scan), codec="deflate",
-                            metadata=metadata, sync_interval=256 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    if stream is None:
+        with atomic_output(target, force=force) as out:
+            _write(out, scan, metadata)
+            size = out.tell()
+    else:
+        counted = _Counted(stream)
+        try:
+            _write(counted, scan, metadata)
+            stream.flush()
+        except OSError as exc:
+            raise ExportError(f"cannot write to the output stream: {exc.strerror or exc}"
+                              ) from exc
+        size = counted.written
     return ExportSummary(str(target), scan.selected, scan.scanned, head, selection.as_json(),
-                         target.stat().st_size, round(time.perf_counter() - started, 3))
+                         size, round(time.perf_counter() - started, 3))
+
+
+def _write(out: Any, scan: Scan, metadata: dict[str, str]) -> None:
+    fastavro.writer(out, PARSED_SCHEMA, _records_or_fail(scan), codec="deflate",
+                    metadata=metadata, sync_interval=256 * 1024)
+
+
+class _Counted:
+    """A write-only stream that counts what passes through (a pipe cannot say its size).
+
+    Not seekable, whatever it wraps: fastavro appends to a seekable stream that is not at
+    its start (``export -o - >> file``), and an export is always a whole container.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.written = 0
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(data)
+        self.written += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _records_or_fail(scan: Scan) -> Iterator[dict[str, Any]]:

@@ -3,8 +3,9 @@
 ``verify_log`` streams the events, ``journey_chain`` and ``journey_seals`` in position order
 (each by its primary key, ``chunk_size`` rows a query, merged here so rows missing on either
 side show up), recomputes the chain from the events (see ``journey.infra.store.chain``) and
-checks every seal. It stops at the first position that is not what was written and names
-what happened:
+checks every seal. It names the first position that is not what was written and what
+happened (a seal problem is kept while the chain is checked on to its end; a chain problem
+ends the pass):
 
 ``altered``        an event row's content (originator, version, topic, state) changed
 ``reordered``      the row holds (some columns of) another row's content: rows swapped
@@ -16,6 +17,18 @@ what happened:
                    ``sealed_up_to`` were rewritten consistently by someone without the
                    secret (or the secret differs from the one the store was written with)
 ``seal_missing``   a seal the writer always makes (each SEAL_EVERY mark, the head) is gone
+
+A seal proves something only when it is checked with the store's own secret, so
+``audit verify`` reports ``ok`` only when the chain is intact **and** every seal was checked
+with the configured JOURNEY_AUDIT_SECRET, whose key fingerprint is the one recorded in the
+store. Otherwise ``seals`` says why the seals prove nothing (the chain is still checked, and
+reported apart as ``chain``):
+
+``verified``       every seal checked with the store's secret authenticates the chain
+``invalid``        a seal checked with the key in use failed or is gone (``problem`` names it)
+``default-key``    the store is sealed with the public default key: anyone can forge them
+``unverified``     no secret is configured, and the store's seals are made with one
+``key-mismatch``   the configured secret is not the store's (another key fingerprint)
 
 Everything up to ``sealed_up_to`` is proven to be what the writers wrote (given the secret
 is secret). What a chain cannot show is the newest batches being cut off together with
@@ -33,15 +46,28 @@ from typing import Any
 from uuid import UUID
 
 from journey.infra.store import JourneyApplication, JourneyRecorderMixin
-from journey.infra.store.chain import ZERO_HASH, audit_key, crosses_seal_mark, link, seal_ok
+from journey.infra.store.chain import (
+    DEFAULT_FINGERPRINT,
+    ZERO_HASH,
+    audit_key,
+    crosses_seal_mark,
+    describe_key,
+    key_fingerprint,
+    link,
+    seal_ok,
+)
 
 CHUNK_SIZE = 10_000
 #: After a mismatch, how many later rows that fail too are tried as the other half of a swap.
 SWAP_CANDIDATES = 1000
+#: Exit code of ``audit verify`` when nothing was found altered but the seals prove nothing
+#: (``seals``: default-key, unverified, key-mismatch); 1 means a finding (``problem``).
+EXIT_UNPROVEN = 3
 
-DEFAULT_SECRET_WARNING = (
-    "JOURNEY_AUDIT_SECRET is not set: the seals use the public built-in secret, so they "
-    "prove nothing against someone who can read the code and write to the database"
+SEAL_PROBLEMS = frozenset({"seal_invalid", "seal_missing"})
+NO_FINGERPRINT_WARNING = (
+    "no key fingerprint is recorded in this store (sealed before fingerprints were): its "
+    "seals were checked with the configured key; the next append records it"
 )
 
 _FIELDS = ("originator_id", "originator_version", "topic", "state")
@@ -54,22 +80,37 @@ class AuditReport:
     """The outcome of ``verify_log``; ``as_json()`` is the ``audit verify --json`` document."""
 
     ok: bool
-    events: int  # event rows verified (before the problem, if any)
+    events: int  # event rows that match the chain (up to a chain problem, if any)
     seconds: float
     first_bad_position: int | None = None
     problem: str | None = None
     detail: str = ""
-    sealed_up_to: int = 0  # everything up to here is authenticated by a valid seal
+    sealed_up_to: int = 0  # everything up to here is authenticated by a seal and the secret
     head_hash: str | None = None  # chain hash at sealed_up_to: anchor it elsewhere
     warnings: list[str] = field(default_factory=list)
+    chain: str = "intact"  # or "broken": an event row does not match its chain row
+    seals: str = "verified"  # see the module's docstring
+    recorded_fingerprint: str | None = None  # the store's key, as recorded by its writers
+    configured_fingerprint: str | None = None  # JOURNEY_AUDIT_SECRET's (None: not set)
+    reason: str | None = None  # one line: why not ok
 
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def exit_code(self) -> int:
+        """``audit verify``'s: 0 ok, 1 tampering found, 3 the seals prove nothing."""
+        return 0 if self.ok else 1 if self.problem is not None else EXIT_UNPROVEN
+
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "chain": self.chain,
+            "seals": self.seals,
+            "recorded_fingerprint": self.recorded_fingerprint,
+            "configured_fingerprint": self.configured_fingerprint,
+            "reason": self.reason,
             "events": self.events,
             "events_per_second": round(self.events_per_second, 1),
             "first_bad_position": self.first_bad_position,
@@ -104,39 +145,86 @@ def verify_log(app: JourneyApplication, secret: str | None = None, *,
     """Verify the whole log against the audit chain and seals, streaming it in order.
 
     ``secret`` keys the seals; ``None`` means the one the store was opened with
-    (``JOURNEY_AUDIT_SECRET``, else the public default). Rows appended while this runs
-    (beyond the heads read at the start) are left for the next run.
+    (``JOURNEY_AUDIT_SECRET``, else none: the public default). Rows appended while this
+    runs (beyond the heads read at the start) are left for the next run.
     """
     recorder = app.journey_recorder
     if secret is None:
-        key, is_default = recorder.seal_key, recorder.seal_key_is_default
+        key, configured = recorder.seal_key, not recorder.seal_key_is_default
     else:
-        key, is_default = audit_key(secret), not secret
+        key, configured = audit_key(secret), bool(secret)
+    recorded = recorder.recorded_fingerprint()
+    fingerprint = key_fingerprint(key)
     started = time.perf_counter()
-    report = _Verifier(recorder, key, max(1, chunk_size)).run()
+    if recorded is not None and recorded != fingerprint:
+        verifier = _Verifier(recorder, None, max(1, chunk_size))  # the MACs cannot be checked
+        seals = "key-mismatch" if configured else "unverified"
+    else:
+        verifier = _Verifier(recorder, key, max(1, chunk_size))
+        # Nothing recorded and no secret: the default key if the first seal says so.
+        verifier.probing = recorded is None and not configured
+        seals = "default-key" if fingerprint == DEFAULT_FINGERPRINT else "verified"
+    report = verifier.run()
     report.seconds = time.perf_counter() - started
-    if is_default:
-        report.warnings.append(DEFAULT_SECRET_WARNING)
+    if verifier.probing_failed:
+        seals = "unverified"
+    elif verifier.key is not None and report.problem in SEAL_PROBLEMS:
+        seals = "invalid"
+    elif recorded is None and seals == "verified" and report.events:
+        report.warnings.append(NO_FINGERPRINT_WARNING)
+    report.seals = seals
+    report.recorded_fingerprint = recorded
+    report.configured_fingerprint = fingerprint if configured else None
+    report.ok = report.problem is None and seals == "verified"
+    if seals != "verified" and seals != "invalid":
+        report.sealed_up_to, report.head_hash = 0, None  # nothing is authenticated
+    if report.problem is not None:
+        report.reason = f"position {report.first_bad_position}: {report.problem}: {report.detail}"
+    elif not report.ok:
+        report.reason = _unproven(seals, recorded, report.configured_fingerprint)
     return report
 
 
+def _unproven(seals: str, recorded: str | None, configured: str | None) -> str:
+    store_key = "" if recorded is None else f" (key {describe_key(recorded)})"
+    if seals == "default-key":
+        return (f"this store is sealed with the public default key ({DEFAULT_FINGERPRINT}): "
+                "anyone who can write to the database can forge its seals; give a store its "
+                "JOURNEY_AUDIT_SECRET before its first write")
+    if seals == "key-mismatch":
+        return (f"JOURNEY_AUDIT_SECRET (key {configured}) is not the secret this store's seals "
+                f"are made with{store_key}: they cannot be checked")
+    return (f"JOURNEY_AUDIT_SECRET is not set: this store's seals{store_key} are made with a "
+            "secret and cannot be checked without it")
+
+
 class _Verifier:
-    def __init__(self, recorder: JourneyRecorderMixin, key: bytes, chunk_size: int) -> None:
+    def __init__(self, recorder: JourneyRecorderMixin, key: bytes | None,
+                 chunk_size: int) -> None:
         self.recorder = recorder
-        self.key = key
+        self.key = key  # None: the MACs are not checked (only that the seals exist)
         self.chunk_size = chunk_size
         self.events = 0
         self.sealed_up_to = 0
         self.sealed_hash: bytes | None = None
+        #: The key is only a guess (the public default): a first seal it fails means the
+        #: store has a secret, so the MACs go unchecked rather than reported as tampering.
+        self.probing = False
+        self.probing_failed = False
+        self.seal_finding: _Finding | None = None
 
     def run(self) -> AuditReport:
         rows = self._rows()
-        finding = self._scan(rows)
-        if finding is None:
-            return AuditReport(True, self.events, 0.0, sealed_up_to=self.sealed_up_to,
-                               head_hash=self._head_hash())
-        return AuditReport(False, self.events, 0.0, finding.position, finding.problem,
-                           finding.detail, self.sealed_up_to, self._head_hash())
+        chain_finding = self._scan(rows)
+        finding = self.seal_finding or chain_finding
+        report = AuditReport(True, self.events, 0.0, sealed_up_to=self.sealed_up_to,
+                             head_hash=self._head_hash())
+        if chain_finding is not None:
+            report.chain = "broken"
+        if finding is not None:
+            report.first_bad_position = finding.position
+            report.problem, report.detail = finding.problem, finding.detail
+        return report
 
     def _head_hash(self) -> str | None:
         return None if self.sealed_hash is None else self.sealed_hash.hex()
@@ -144,8 +232,10 @@ class _Verifier:
     # --- the pass over the log --------------------------------------------------------------
 
     def _scan(self, rows: Iterator[_Row]) -> _Finding | None:
-        key = self.key
+        """The first chain problem (the pass stops there); the first seal problem is kept
+        in ``seal_finding`` and the pass goes on checking the chain."""
         prev, prev_pos = ZERO_HASH, 0  # the last verified chained position and its hash
+        last_seal = 0
         for row in rows:
             pos, chain = row.position, row.chain
             if row.has_event and chain is not None:
@@ -164,17 +254,31 @@ class _Verifier:
                                 f"event nor its chain row exists: {_rows_named(first, pos)} "
                                 "deleted with their chain rows")
             if row.mac is not None:
-                if not seal_ok(key, pos, chain, row.mac):
-                    return _Finding(pos, "seal_invalid", _seal_invalid(pos, self.sealed_up_to))
-                self.sealed_up_to, self.sealed_hash = pos, chain
+                last_seal = pos
+                self._seal(pos, chain, row.mac)
             elif crosses_seal_mark(prev_pos, pos):
-                return _Finding(pos, "seal_missing", f"the seal of position {pos} (first "
-                                "position of its SEAL_EVERY block) was deleted")
+                self._seal_finding(pos, "seal_missing", f"the seal of position {pos} (first "
+                                   "position of its SEAL_EVERY block) was deleted")
             prev, prev_pos = chain, pos
-        if prev_pos and self.sealed_up_to != prev_pos:
-            return _Finding(prev_pos, "seal_missing", f"the seal of the last position "
-                            f"{prev_pos} was deleted (every batch seals its last position)")
+        if prev_pos and last_seal != prev_pos:
+            self._seal_finding(prev_pos, "seal_missing", f"the seal of the last position "
+                               f"{prev_pos} was deleted (every batch seals its last position)")
         return None
+
+    def _seal(self, pos: int, chain: bytes, mac: bytes) -> None:
+        if self.key is None or self.seal_finding is not None:
+            return
+        if seal_ok(self.key, pos, chain, mac):
+            self.probing = False  # the store is sealed with this key
+            self.sealed_up_to, self.sealed_hash = pos, chain
+        elif self.probing:
+            self.probing, self.probing_failed, self.key = False, True, None
+        else:
+            self._seal_finding(pos, "seal_invalid", _seal_invalid(pos, self.sealed_up_to))
+
+    def _seal_finding(self, pos: int, problem: str, detail: str) -> None:
+        if self.seal_finding is None:
+            self.seal_finding = _Finding(pos, problem, detail)
 
     def _mismatch(self, row: _Row, prev: bytes, prev_pos: int, rows: Iterator[_Row]
                   ) -> _Finding:
@@ -189,7 +293,8 @@ class _Verifier:
         if nxt is not None and nxt.event is not None and nxt.chain is not None:
             if link(recomputed, nxt.position, *nxt.event) == nxt.chain:
                 return _chain_altered(pos)  # the event is what the next link was made from
-        elif row.mac is not None and seal_ok(self.key, pos, recomputed, row.mac):
+        elif (row.mac is not None and self.key is not None
+              and seal_ok(self.key, pos, recomputed, row.mac)):
             return _chain_altered(pos)  # the event is what its seal was made from
         # The event changed. Into (columns of) another row that changed too? That one
         # is the other half of a swap; finding it also proves this chain row authentic.

@@ -17,9 +17,10 @@ import io
 import json
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 import fastavro
 from eventsourcing.persistence import Notification
@@ -32,6 +33,7 @@ from journey.infra.audit.export import (
     Selection,
     Undecodable,
 )
+from journey.infra.audit.files import open_regular
 from journey.infra.store import JourneyApplication
 
 
@@ -69,19 +71,22 @@ class VerifyReport:
 # --- verify ---------------------------------------------------------------------------------------
 
 
-def verify_export(app: JourneyApplication, path: str | os.PathLike[str]) -> VerifyReport:
+def verify_export(app: JourneyApplication, path: str | os.PathLike[str], *,
+                  stream: BinaryIO | None = None) -> VerifyReport:
     """Check an export against the store: same events, byte for byte; the first mismatch.
 
     Reads the file once and the store's log up to the file's head position once (streamed,
     like the export). ``ok`` is true when the file holds exactly the events the store selects
     for the file's selection, each identical to the store's (stored fields and bytes, and
-    the decoded ones); otherwise ``first_mismatch`` says where and what.
+    the decoded ones); otherwise ``first_mismatch`` says where and what. ``path`` must be a
+    regular file (or a link to one); or ``stream``, a seekable binary stream, is read
+    instead and ``path`` only names it in the report.
     """
     started = time.perf_counter()
     report = VerifyReport(path=str(path), ok=False)
     try:
-        with open(path, "rb") as stream:
-            report.first_mismatch = _verify(app, stream, report)
+        with nullcontext(stream) if stream is not None else open_regular(os.fspath(path)) as s:
+            report.first_mismatch = _verify(app, s, report)
     except OSError as exc:
         raise ExportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     report.ok = report.first_mismatch is None

@@ -7,11 +7,13 @@ views from the log and compares them with the live ones.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from typing import Annotated, BinaryIO
 
 import typer
 
 from journey.infra.audit.export import export_events
+from journey.infra.audit.files import ExportError, open_regular, seekable_stdin
 from journey.infra.audit.history import audit_replay
 from journey.infra.audit.history import history as entity_history
 from journey.infra.audit.verify import verify_log
@@ -29,6 +31,7 @@ from journey.infra.cli.app import (
     log,
     show,
     state,
+    stderr,
     stdout,
     store,
     time_window,
@@ -56,34 +59,49 @@ def history(
 
 @app.command()
 def export(
-    output: Annotated[str, typer.Option("-o", "--output", help="the .avro file to write")],
+    output: Annotated[str, typer.Option(
+        "-o", "--output", help="the .avro file to write (created 0600), or - for stdout")],
     db: DbOption = None, as_json: JsonOption = False,
     customer: Annotated[str | None, typer.Option(help="only this customer's events")] = None,
     first: Annotated[str | None, typer.Option(
         "--from", help="occurred at or after the start of this month, day or instant")] = None,
     last: Annotated[str | None, typer.Option(
         "--to", help="occurred at or before the end of this month, day or instant")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace the file if it exists (a regular file only)")] = False,
 ) -> None:
     """Write selected stored events with their metadata to an Avro container file."""
     start = None if first is None else lower(first, "--from")
     end = None if last is None else upper(last, "--to")
+    to_stdout = output == "-"
+    if to_stdout and (as_json or state.json):
+        raise ExportError("--json prints the summary on standard output, which -o - uses "
+                          "for the export: drop --json (the summary goes to stderr)")
+    if to_stdout and sys.stdout.isatty():
+        raise ExportError("standard output is a terminal: redirect or pipe -o - (an Avro "
+                          "container is binary)")
     with store(db) as application:
-        summary = export_events(application, output, customer=customer, start=start, end=end)
+        target: str | BinaryIO = sys.stdout.buffer if to_stdout else output
+        summary = export_events(application, target, customer=customer, start=start,
+                                end=end, force=force)
     log.info("export.done", records=summary.records, path=str(summary.path))
     if as_json or state.json:
         emit_json(summary.as_json())
+    elif to_stdout:  # stdout holds the container and nothing else
+        stderr.print(f"exported {summary.records} events to standard output", markup=False)
     else:
         stdout.print(f"exported {summary.records} events to {summary.path}", markup=False)
 
 
 @app.command("verify-export")
 def verify_export_command(
-    path: Annotated[str, typer.Argument(help="an .avro file written by journey export")],
+    path: Annotated[str, typer.Argument(
+        help="an .avro file written by journey export, or - for stdin")],
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Check an export against the store, record by record; non-zero exit on a mismatch."""
-    with store(db) as application:
-        report = verify_export(application, path)
+    with (seekable_stdin() if path == "-" else open_regular(path)) as stream, store(db) as app_:
+        report = verify_export(app_, path, stream=stream)
     if as_json or state.json:
         emit_json(report.as_json())
     else:
@@ -100,23 +118,32 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify_command(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Recompute the hash chain over the log, check the HMAC seals; non-zero exit on tampering."""
+    """Recompute the hash chain over the log, check the HMAC seals with JOURNEY_AUDIT_SECRET.
+
+    Exit 0 only when both hold; 1 when something was altered, 3 when the seals prove
+    nothing (no secret, another secret, or a store sealed with the public default key).
+    """
     with store(db) as application:
         report = verify_log(application)
     for warning in report.warnings:
         log.warning("audit.warning", detail=warning)
-    log.info("audit.verify", ok=report.ok, events=report.events,
-             events_per_second=report.events_per_second)
+    log.info("audit.verify", ok=report.ok, chain=report.chain, seals=report.seals,
+             events=report.events, events_per_second=report.events_per_second)
     if as_json or state.json:
         emit_json(report.as_json())
     elif report.ok:
         stdout.print(f"ok: {report.events} events verified, sealed up to position "
-                     f"{report.sealed_up_to} ({report.events_per_second} events/s)", markup=False)
-    else:
+                     f"{report.sealed_up_to} ({report.events_per_second:.0f} events/s)",
+                     markup=False)
+    elif report.problem is not None:
         stdout.print(f"TAMPERED at position {report.first_bad_position}: {report.problem}: "
                      f"{report.detail}", markup=False)
+    else:
+        stdout.print(f"NOT VERIFIED ({report.seals}): {report.reason}; the hash chain of "
+                     f"{report.events} events is intact, which alone proves nothing",
+                     markup=False)
     if not report.ok:
-        raise SystemExit(1)
+        raise SystemExit(report.exit_code)
 
 
 @audit_app.command("replay")

@@ -1,4 +1,11 @@
-"""The ``journey`` entry point: every command group registered, errors as one line."""
+"""The ``journey`` entry point: every command group registered, errors as one line.
+
+Exit codes: 0 success; 1 bad input, a refused request or a bug ("internal error");
+65 (EX_DATAERR) the Kafka broker lost messages it had acknowledged to the relay (see
+``journey.infra.kafka.losses``); 75 (EX_TEMPFAIL) an operational failure that retrying
+later may cure: the database is unreachable or went away, the disk is full, the database
+stayed locked too long, the Kafka broker is unreachable; 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,11 @@ import sys
 from typing import NoReturn
 
 from journey.domain.errors import JourneyError
-from journey.infra.cli.app import app, log
+from journey.infra.cli.app import app, log, state
+from journey.infra.kafka.client import KafkaUnavailable
+from journey.infra.kafka.losses import BrokerDataLost
+from journey.infra.store import redact
+from journey.infra.store.errors import OPERATIONAL_KINDS, operational_failure
 
 #: The command groups, in the order ``journey --help`` lists them (importing a group
 #: registers its commands on ``app``).
@@ -16,22 +27,58 @@ COMMAND_GROUPS = ("ingesting", "views", "audit", "workload", "kafka", "schema")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"{__package__}.{_group}")
 
+EXIT_ERROR = 1
+EXIT_DATA_LOST = 65  # EX_DATAERR
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.stderr.write(f"journey: error: {' '.join(message.split())}\n")  # one line, never wrapped
     raise SystemExit(code)
+
+
+def _store_url() -> str:
+    """The store this command was given (``--db``, else the settings), password hidden."""
+    args = sys.argv[1:]
+    url = state.settings.db
+    for i, arg in enumerate(args):
+        if arg == "--db" and i + 1 < len(args):
+            url = args[i + 1]
+        elif arg.startswith("--db="):
+            url = arg[len("--db="):]
+    return redact(url)
+
+
+def _operational(exc: Exception) -> tuple[str, int] | None:
+    """The one-line message and exit code of an operational failure, else ``None``."""
+    if isinstance(exc, BrokerDataLost):
+        return str(exc), EXIT_DATA_LOST
+    if isinstance(exc, JourneyError) and str(exc).startswith(tuple(OPERATIONAL_KINDS.values())):
+        return str(exc), EXIT_TEMPFAIL  # already says what, where and since when
+    failure = operational_failure(exc)
+    if failure is not None:
+        kind, detail = failure
+        log.error("operational_failure", failure=kind, error=detail)
+        return f"{OPERATIONAL_KINDS[kind]} ({_store_url()}): {detail}", EXIT_TEMPFAIL
+    if isinstance(exc, KafkaUnavailable):
+        return f"the Kafka broker is unreachable: {exc}", EXIT_TEMPFAIL
+    return None
 
 
 def main() -> None:
     """Entry point: one clear error line and a non-zero exit, never a traceback."""
     try:
         app(standalone_mode=True)
-    except JourneyError as exc:
-        _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:
         os._exit(1)  # stdout closed by the reader (e.g. `| head`); nothing left to say
-    except Exception as exc:  # a bug: say so plainly, details in the structured log
+    except Exception as exc:
+        operational = _operational(exc)
+        if operational is not None:
+            _fail(*operational)
+        if isinstance(exc, JourneyError):
+            _fail(str(exc))
+        # A bug: say so plainly, details in the structured log.
         log.error("internal_error", exc_info=os.environ.get("JOURNEY_LOG_LEVEL") == "debug")
         _fail(f"internal error: {type(exc).__name__}: {exc}")

@@ -116,10 +116,12 @@ def project(
     """Bring the views up to date with the log (exactly once); --follow keeps them there."""
     with store(db) as application, progress_bar() as progress:
         projector = make_projector(application)
-        done = catch_up(projector, progress, "views")
-        if follow:
+        if follow:  # its first catch-up too waits out a database that goes away
             log.info("views.following", interval=interval)
             projector.follow(interval)
+            done = 0
+        else:
+            done = catch_up(projector, progress, "views")
         lag = projector.lag()
     log.info("views.current", events=done, lag=lag)
     if as_json or state.json:

@@ -6,22 +6,27 @@
 ``journey ingest`` and ``journey consume touchpoints`` call the same ``Ingestor``.
 """
 
-from journey.infra.ingest.lines import IngestError, LineSource, read_lines
+from journey.infra.ingest.lines import IngestError, Line, LineSource, read_lines
 from journey.infra.ingest.service import (
+    BATCH_BYTES,
     MAX_ATTEMPTS,
     AggregateCache,
     BeforeSave,
     Ingestor,
     IngestSummary,
+    RunInProgress,
 )
 
 __all__ = [
+    "BATCH_BYTES",
     "MAX_ATTEMPTS",
     "AggregateCache",
     "BeforeSave",
     "IngestError",
     "IngestSummary",
     "Ingestor",
+    "Line",
     "LineSource",
+    "RunInProgress",
     "read_lines",
 ]

@@ -1,4 +1,8 @@
-"""Reading an input as lines: streamed, counted and hashed, so a file ingest can resume."""
+"""Reading an input as lines: streamed, counted and hashed, so a file ingest can resume.
+
+Memory stays bounded whatever the input: a line longer than ``MAX_LINE_BYTES`` is never held
+whole; it is read on in chunks, hashed and measured, and handed on as an ``OversizeLine``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,18 @@ from collections.abc import Iterator
 from typing import IO
 
 from journey.domain.errors import JourneyError
+from journey.schemas.parsing import KEPT_PREFIX_BYTES, MAX_LINE_BYTES, OversizeLine
+
+#: JSON's whitespace (RFC 8259): a line holding only these is blank. Vertical tab and form
+#: feed are not among them: a line of them is not JSON (``invalid_json``).
+JSON_WHITESPACE = b" \t\r\n"
+
+_CHUNK = 1 << 20
+#: One read takes at most this much: a line at the limit, and its ``\r\n``.
+_READ_LIMIT = MAX_LINE_BYTES + 2
+
+#: What a ``LineSource`` yields: a line without its terminator, or an oversized line's summary.
+Line = bytes | OversizeLine
 
 
 class IngestError(JourneyError):
@@ -14,7 +30,8 @@ class IngestError(JourneyError):
 
 
 class LineSource:
-    """Non-blank lines of a byte stream, without terminators, streamed (memory: one line).
+    """Non-blank lines of a byte stream, without terminators, streamed (memory: one line of
+    at most ``MAX_LINE_BYTES``; longer ones come as ``OversizeLine``).
 
     It counts the bytes consumed and hashes them, so a file ingest can checkpoint
     ``(offset, sha256 of everything before it)`` and a re-run can check that it is
@@ -31,25 +48,60 @@ class LineSource:
     def prefix_sha256(self) -> str:
         return self._sha.copy().hexdigest()
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Line]:
+        readline = self.stream.readline
         try:
-            for raw in self.stream:
-                self.offset += len(raw)
-                self._sha.update(raw)
+            while raw := readline(_READ_LIMIT):
+                self._consumed(raw)
+                if len(raw) == _READ_LIMIT and not raw.endswith(b"\n"):
+                    oversize = self._oversize(raw)
+                    if oversize is not None:
+                        yield oversize
+                    continue
                 line = raw
                 if line.endswith(b"\n"):
                     line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                if line.strip():
+                if line.strip(JSON_WHITESPACE):
                     yield line
         except OSError as exc:
             raise IngestError(f"cannot read input: {exc}") from exc
+
+    def _consumed(self, raw: bytes) -> None:
+        self.offset += len(raw)
+        self._sha.update(raw)
+
+    def _oversize(self, first: bytes) -> OversizeLine | None:
+        """Read the rest of a line that is over the limit, keeping only what its reject needs
+        (``None``: it was blank, however long)."""
+        sha, length, held, blank = hashlib.sha256(), 0, b"", True
+        chunk = first
+        while True:
+            data, held = held + chunk, b""
+            if data.endswith(b"\n"):  # the line ends here: its terminator is not the line's
+                data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+            elif data.endswith(b"\r"):  # maybe the first half of a \r\n split across reads
+                data, held = data[:-1], b"\r"
+            sha.update(data)
+            length += len(data)
+            blank = blank and not data.strip(JSON_WHITESPACE)
+            if chunk.endswith(b"\n"):
+                break
+            chunk = self.stream.readline(_CHUNK)
+            if not chunk:  # end of input without a terminator: a held \r is the line's
+                sha.update(held)
+                length += len(held)
+                break
+            self._consumed(chunk)
+        if blank:
+            return None
+        return OversizeLine(first[:KEPT_PREFIX_BYTES], length, sha.hexdigest())
 
     def skip_prefix(self, size: int, sha256: str) -> bool:
         """Consume the first ``size`` bytes if they hash to ``sha256``; else rewind, False."""
         sha = hashlib.sha256()
         left = size
         while left > 0:
-            chunk = self.stream.read(min(left, 1 << 20))
+            chunk = self.stream.read(min(left, _CHUNK))
             if not chunk:
                 break
             sha.update(chunk)
@@ -61,6 +113,6 @@ class LineSource:
         return False
 
 
-def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
+def read_lines(stream: IO[bytes]) -> Iterator[Line]:
     """Non-blank lines of a stream without their terminator."""
     return iter(LineSource(stream))

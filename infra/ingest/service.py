@@ -11,9 +11,11 @@ touchpoints as duplicates.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -23,12 +25,14 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from journey.domain.decide import Decider, referenced_ids
-from journey.domain.errors import TouchpointRejected
-from journey.infra.ingest.lines import LineSource
+from journey.domain.errors import JourneyError, TouchpointRejected
+from journey.infra.failpoints import failpoint
+from journey.infra.ingest.lines import Line, LineSource
 from journey.infra.store import (
     AcceptedRow,
     BatchRecords,
     JourneyApplication,
+    LeaseHeld,
     OffsetRow,
     RejectRow,
     RunCheckpoint,
@@ -40,8 +44,21 @@ log = structlog.get_logger("journey.ingest")
 
 MAX_ATTEMPTS = 50
 
+#: A batch is cut at this many bytes of input, whatever its line count: 300 lines of 1 MiB
+#: would otherwise take over 1 GB while they are parsed and decided together.
+BATCH_BYTES = 8 << 20
+
 #: Called with (line index, reject) pairs of a decided batch before it is stored.
 BeforeSave = Callable[[list[tuple[int, RejectRow]]], None]
+
+
+class RunInProgress(JourneyError):
+    """Another live process is ingesting the same file into the same store."""
+
+
+def _run_lease(source: str) -> str:
+    """The lease of one source's runs (a short name: SQLite makes it a file name)."""
+    return "ingest-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass
@@ -185,34 +202,58 @@ class Ingestor:
         self.cache = AggregateCache(cache_size)
         self._known_position: int | None = None
 
-    def ingest(self, lines: Iterable[bytes] | LineSource,
-               progress: Callable[[int], None] | None = None) -> IngestSummary:
+    def ingest(self, lines: Iterable[Line] | LineSource,
+               progress: Callable[[int], None] | None = None, *,
+               settle: Callable[[], object] | None = None) -> IngestSummary:
         """Decide every line in order; ``progress`` gets the line count of each batch.
 
-        A named ``LineSource`` (a file) is checkpointed with every batch; if an earlier
-        ingest of the same file was interrupted and the file still starts with the bytes
-        it had consumed, this run resumes after them and returns the whole file's summary.
+        A named ``LineSource`` (a file) is one *run*, checkpointed with every batch and
+        held by this process alone (``RunInProgress`` if another live process is ingesting
+        the same file into this store). If an earlier run of the file was interrupted and
+        the file still starts with the bytes it had consumed, this run resumes after them
+        and returns the whole file's summary. The run is complete once every line is stored
+        and ``settle`` (e.g. ``Projector.catch_up``) has returned anything but ``False``;
+        until then (a crash, an exception, or ``False``) a re-run resumes it, so a crash at
+        any point, the views' catch-up included, leaves a re-run equal to one clean run.
         """
-        summary = IngestSummary()
-        checkpoint = self._checkpoint_for(lines) if isinstance(lines, LineSource) else None
-        if checkpoint is not None:
+        if not isinstance(lines, LineSource) or lines.name is None:
+            summary = self._decide_all(lines, IngestSummary(), None, progress)
+            if settle is not None:
+                settle()
+            return summary
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.recorder.lease(_run_lease(lines.name), wait=False))
+            except LeaseHeld as exc:
+                raise RunInProgress(f"another process is ingesting {lines.name} into this "
+                                    "store; wait for it to finish (if it dies, a re-run "
+                                    "resumes where it stopped)") from exc
+            checkpoint = self._checkpoint_for(lines)
             summary = IngestSummary.from_json(checkpoint.counts)
-        batch: list[bytes] = []
+            self._decide_all(lines, summary, checkpoint, progress)
+            if settle is None or settle() is not False:
+                checkpoint.counts = summary.as_json()
+                self.recorder.finish_run(checkpoint)
+            return summary
+
+    def _decide_all(self, lines: Iterable[Line], summary: IngestSummary,
+                    checkpoint: RunCheckpoint | None,
+                    progress: Callable[[int], None] | None) -> IngestSummary:
+        """Every line, in batches cut at ``batch_size`` lines or ``BATCH_BYTES`` bytes."""
+        batch: list[Line] = []
+        size = 0
         for line in lines:
             batch.append(line)
-            if len(batch) >= self.batch_size:
+            size += len(line) if isinstance(line, bytes) else len(line.prefix)
+            if len(batch) >= self.batch_size or size >= BATCH_BYTES:
                 self._run_batch(batch, summary, lines, checkpoint, progress)
-                batch = []
+                batch, size = [], 0
         if batch:
             self._run_batch(batch, summary, lines, checkpoint, progress)
-        if checkpoint is not None:
-            checkpoint.counts = summary.as_json()
-            self.recorder.finish_run(checkpoint)
         return summary
 
-    def _checkpoint_for(self, source: LineSource) -> RunCheckpoint | None:
-        if source.name is None:
-            return None
+    def _checkpoint_for(self, source: LineSource) -> RunCheckpoint:
+        assert source.name is not None
         unfinished = self.recorder.unfinished_run(source.name)
         if unfinished is not None and source.skip_prefix(unfinished.bytes_done,
                                                          unfinished.prefix_sha256):
@@ -222,7 +263,7 @@ class Ingestor:
         return RunCheckpoint(uuid.uuid4().hex, source.name, 0, source.prefix_sha256,
                              IngestSummary().as_json())
 
-    def _run_batch(self, batch: list[bytes], summary: IngestSummary, lines: object,
+    def _run_batch(self, batch: list[Line], summary: IngestSummary, lines: object,
                    checkpoint: RunCheckpoint | None,
                    progress: Callable[[int], None] | None) -> None:
         if checkpoint is not None:
@@ -230,10 +271,11 @@ class Ingestor:
             checkpoint.bytes_done = lines.offset
             checkpoint.prefix_sha256 = lines.prefix_sha256
         summary.add(self.ingest_batch(batch, summary if checkpoint else None, checkpoint))
+        failpoint("ingest.between_batches")
         if progress:
             progress(len(batch))
 
-    def ingest_batch(self, lines: list[bytes], so_far: IngestSummary | None = None,
+    def ingest_batch(self, lines: list[Line], so_far: IngestSummary | None = None,
                      checkpoint: RunCheckpoint | None = None, *,
                      offsets: tuple[str, list[OffsetRow]] | None = None,
                      before_save: BeforeSave | None = None) -> IngestSummary:
@@ -278,7 +320,9 @@ class Ingestor:
             before_save(list(zip(batch.rejected_lines, batch.records.rejects, strict=True)))
         # The event store directly: Application.save() would re-collect these events through
         # runtime Protocol isinstance checks (~6 µs each) and snapshot/notify hooks we don't use.
+        failpoint("ingest.decided")
         recordings = self.app.events.put(batch.events, journey=batch.records)
+        failpoint("ingest.committed")
         self._known_position = recordings[-1].notification.id if recordings else position
         for aggregate in (*batch.view.loaded.values(), *batch.view.changed.values()):
             self.cache.put(aggregate)

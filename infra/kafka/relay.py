@@ -9,7 +9,11 @@ acknowledges the previous one, so the producer never sits idle waiting for acks.
 store holds the ``relay`` lease, so events leave in log order and per-key order holds.
 When the broker fails, the producer is closed (kafka-python's idempotent producer can be
 left in a fatal state after a broker restart), the topics are ensured again (an in-memory
-broker forgets them) and a fresh producer resumes from the stored position.
+broker forgets them) and a fresh producer resumes from the stored position, after checking
+that the broker still has everything it acknowledged (``infra.kafka.losses``: a broker that
+restarted without its data stops the relay with ``BrokerDataLost`` instead of letting it
+carry on into new, empty topics). Following, a broker or database outage is waited for
+with capped exponential backoff (``infra.store.errors.Backoff``), each attempt logged.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import structlog
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
+from journey.domain.errors import JourneyError
 from journey.infra.failpoints import failpoint
 from journey.infra.kafka.client import (
     KafkaUnavailable,
@@ -33,8 +38,15 @@ from journey.infra.kafka.client import (
     make_producer,
 )
 from journey.infra.kafka.codec import EventEncoder
+from journey.infra.kafka.losses import BrokerDataLost, check_acknowledged
 from journey.infra.kafka.topics import Topics
-from journey.infra.store import JourneyApplication, LogEntry
+from journey.infra.store import JourneyApplication, LogEntry, StoreError, store_url
+from journey.infra.store.errors import (
+    OPERATIONAL_KINDS,
+    Backoff,
+    discard_broken_connections,
+    operational_failure,
+)
 from journey.infra.views.feed import LogFeed
 
 log = structlog.get_logger("journey.relay")
@@ -68,7 +80,7 @@ class Relay:
 
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, *,
                  name: str = "relay", batch_size: int = 5000, give_up_after: float = 60.0,
-                 flush_timeout: float = 30.0,
+                 flush_timeout: float = 30.0, verify_every: float = 30.0,
                  producer_factory: Callable[..., Any] = make_producer) -> None:
         self.app = app
         self.recorder = app.journey_recorder
@@ -77,7 +89,7 @@ class Relay:
         self.name = name
         self.batch_size = batch_size
         # One-shot runs retry a broker that failed mid-run for this long (one that never
-        # answered fails at once); --follow retries for ever.
+        # answered fails at once); --follow retries until JOURNEY_MAX_OUTAGE (Backoff).
         self.give_up_after = give_up_after
         self.flush_timeout = flush_timeout
         self.producer_factory = producer_factory
@@ -85,6 +97,15 @@ class Relay:
         self.feed: LogFeed | None = None
         self.producer: Any = None
         self.in_flight: deque[_InFlight] = deque()  # at most two batches
+        #: Per (topic, partition): the offset after the last acknowledged message.
+        self.acked: dict[tuple[str, int], int] = {}
+        #: Following and idle: how often to check that the broker still has all of it.
+        self.verify_every = verify_every
+        self.verified_at = time.monotonic()
+        self.backoff = Backoff()
+        self.feed_deaths = 0
+        self._reset_first = False
+        self._stop: Callable[[], bool] = lambda: False
 
     def run(self, *, follow: bool = False, stop: Callable[[], bool] = lambda: False,
             progress: Callable[[int, int], None] | None = None,
@@ -94,40 +115,71 @@ class Relay:
         A one-shot run refuses to start beside an active relay; ``follow`` waits as a
         standby until the active one stops or dies. ``from_start`` publishes the whole log
         again (a new cluster, or a broker that forgot everything).
+
+        Before its first send and after every reconnection (and, following, every
+        ``verify_every`` seconds while idle) the relay checks that the broker still has
+        what it acknowledged; if not it raises ``BrokerDataLost``. With ``follow`` a
+        database or broker that goes away is waited for (``Backoff``, each attempt logged):
+        the lease is taken again and publishing resumes from the stored position.
         """
         summary = RelaySummary()
-        self.follow, self.interval = follow, interval
-        with self.recorder.lease(self.name, wait=follow):
-            if from_start:
-                self.recorder.save_relay_position(self.name, 0)
+        self.follow, self.interval, self._stop = follow, interval, stop
+        self.backoff = Backoff() if follow else Backoff(give_up_after=self.give_up_after)
+        self._reset_first = from_start
+        while not stop():
+            try:
+                self._run_leased(summary, stop, progress)
+                break
+            except Exception as exc:
+                self._close()
+                failure = operational_failure(exc)
+                if failure is None or not follow:
+                    raise
+                delay = self.backoff.next_wait()
+                if delay is None:
+                    raise StoreError(
+                        f"{OPERATIONAL_KINDS[failure[0]]} ({store_url(self.app.env)}): "
+                        f"{failure[1]}; the relay gave up after {self.backoff.outage:.0f} s; "
+                        f"published up to log position {summary.position}") from exc
+                log.warning("relay.reconnecting", attempt=self.backoff.attempt, wait=delay,
+                            failure=failure[0], error=failure[1], resume_from=summary.position)
+                Backoff.sleep(delay, stop)
+                discard_broken_connections(self.recorder.datastore)
+        log.info("relay.stopped", **summary.as_json())
+        return summary
+
+    def _run_leased(self, summary: RelaySummary, stop: Callable[[], bool],
+                    progress: Callable[[int, int], None] | None) -> None:
+        with self.recorder.lease(self.name, wait=self.follow):
+            if self._reset_first:
+                self.recorder.reset_relay(self.name)
+                self._reset_first = False
             summary.position = self.recorder.relay_position(self.name)
-            log.info("relay.started", position=summary.position, follow=follow,
+            self.acked = self.recorder.relay_acks(self.name)
+            log.info("relay.started", position=summary.position, follow=self.follow,
                      bootstrap=self.bootstrap)
-            failing_since: float | None = None
             try:
                 while not stop():
                     try:
+                        self._verify_when_idle()
                         drained = self._step(summary)
                     except (KafkaError, KafkaUnavailable) as exc:
-                        failing_since = failing_since or time.monotonic()
                         self._broker_failed(exc, summary)
-                        if not follow and (summary.batches == 0 or time.monotonic()
-                                           - failing_since > self.give_up_after):
-                            raise KafkaUnavailable(  # never reached it: say so at once
-                                f"publishing to {self.bootstrap} failed: {exc}; published "
-                                f"up to log position {summary.position}, a re-run resumes there"
-                            ) from exc
-                        time.sleep(min(5.0, 0.2 * 2 ** min(summary.reconnects, 5)))
                         continue
-                    failing_since = None
+                    except _FeedDied as exc:
+                        self._feed_died(exc)
+                        continue
+                    if self.backoff.attempt:
+                        log.info("relay.reconnected", attempts=self.backoff.attempt,
+                                 outage_seconds=round(self.backoff.outage, 1))
+                        self.backoff.reset()
+                        self.feed_deaths = 0  # only deaths in a row are fatal
                     if progress:
                         progress(summary.published, self.recorder.position())
                     if drained:
                         break
             finally:
                 self._close()
-        log.info("relay.stopped", **summary.as_json())
-        return summary
 
     def _step(self, summary: RelaySummary) -> bool:
         """Send the next encoded batch while the broker acknowledges the previous one, then
@@ -135,23 +187,59 @@ class Relay:
         True when a one-shot run has sent and confirmed everything."""
         producer = self._producer()
         feed = self._feed(summary.position)
-        item = feed.receive(wait=0 if self.in_flight else self.interval)
+        try:
+            item = feed.receive(wait=0 if self.in_flight else self.interval)
+        except JourneyError as exc:
+            feed.process.join(5)
+            if feed.process.exitcode:  # an uncaught error (the database went away?)
+                raise _FeedDied(str(exc)) from exc
+            raise
         if isinstance(item, EncodedBatch):
             self.in_flight.append(self._send(producer, item))
             failpoint("relay.after_send")
         if self.in_flight and (len(self.in_flight) > 1 or not isinstance(item, EncodedBatch)):
             oldest = self.in_flight[0]
             deadline = time.monotonic() + self.flush_timeout
+            acked: dict[tuple[str, int], int] = {}
+            first: dict[tuple[str, int], int] = {}
             for future in oldest.futures:  # KafkaTimeoutError: the broker is gone
-                future.get(timeout=max(0.0, deadline - time.monotonic()))
+                md = future.get(timeout=max(0.0, deadline - time.monotonic()))
+                tp = (md.topic, md.partition)
+                if md.offset >= acked.get(tp, 0):
+                    acked[tp] = md.offset + 1
+                first.setdefault(tp, md.offset)
+            self._check_offsets_grow(first)
             failpoint("relay.after_flush")  # acknowledged, position not yet stored
-            self.recorder.save_relay_position(self.name, oldest.last)
+            self.recorder.save_relay_position(self.name, oldest.last, acked)
+            self.acked.update(acked)
             self.in_flight.popleft()
             summary.position = oldest.last
             summary.published += len(oldest.futures)
             summary.batches += 1
             summary.topics.update(oldest.topics)
         return feed.drained and not self.in_flight
+
+    def _check_offsets_grow(self, first: dict[tuple[str, int], int]) -> None:
+        """A partition's offsets only grow: a batch acknowledged below what was acknowledged
+        before went into a log that lost the earlier messages (and was refilled since)."""
+        lost = {tp: (self.acked[tp], offset) for tp, offset in first.items()
+                if offset < self.acked.get(tp, 0)}
+        if lost:
+            error = BrokerDataLost(self.bootstrap, lost, at_least=True)
+            log.error("relay.broker_lost_data", bootstrap=self.bootstrap, missing=error.missing,
+                      partitions=sorted(f"{t}/{p}" for t, p in lost))
+            raise error
+
+    def _verify_when_idle(self) -> None:
+        """Following with nothing in flight: check the broker every ``verify_every`` s, so
+        a restart is reported even while no new events come."""
+        if (self.follow and not self.in_flight and self.producer is not None
+                and time.monotonic() - self.verified_at > self.verify_every):
+            self._verify()
+
+    def _verify(self) -> None:
+        check_acknowledged(self.bootstrap, self.acked)
+        self.verified_at = time.monotonic()
 
     def _send(self, producer: Any, batch: EncodedBatch) -> _InFlight:
         send, topic_of = producer.send, self.topics.of
@@ -176,19 +264,45 @@ class Relay:
 
     def _producer(self) -> Any:
         if self.producer is None:
-            # A broker that does not answer within the producer's own bootstrap time is
-            # down: fail (one-shot) or back off and retry (--follow) rather than wait longer.
+            # Has the broker still got what it acknowledged? Then (re)create the topics (an
+            # in-memory broker forgets them) and a producer. A broker that does not answer
+            # within the clients' bootstrap time is down: fail (one-shot) or back off and
+            # retry (--follow) rather than wait longer.
+            self._verify()
             ensure_topics(self.bootstrap, self.topics.published, timeout=10.0)
             self.producer = self.producer_factory(self.bootstrap)
         return self.producer
 
     def _broker_failed(self, exc: Exception, summary: RelaySummary) -> None:
         self.in_flight.clear()  # unacknowledged: sent again from the stored position
-        log.warning("relay.broker_failed", error=f"{type(exc).__name__}: {exc}",
-                    resume_from=summary.position)
         self._close()  # the encoder too: a fresh one starts from the stored position
         summary.reconnects += 1
         summary.resumed_from.append(summary.position)
+        delay = self.backoff.next_wait()
+        if not self.follow and summary.batches == 0:
+            delay = None  # never reached it: say so at once
+        if delay is None:
+            raise KafkaUnavailable(
+                f"publishing to {self.bootstrap} failed: {exc}; published up to log "
+                f"position {summary.position}, a re-run resumes there") from exc
+        log.warning("relay.reconnecting", attempt=self.backoff.attempt, wait=delay,
+                    failure="broker", error=f"{type(exc).__name__}: {exc}",
+                    resume_from=summary.position)
+        Backoff.sleep(delay, self._stop)
+
+    def _feed_died(self, exc: _FeedDied) -> None:
+        """The encoder process died of an uncaught error: if the store does not answer
+        either, that is the outage to wait for; else it is retried a few times."""
+        self.in_flight.clear()
+        self._close()
+        self.recorder.position()  # raises if the database is gone: run() waits for it
+        self.feed_deaths += 1
+        delay = self.backoff.next_wait() if self.feed_deaths <= 3 else None
+        if delay is None:
+            raise JourneyError(str(exc)) from exc
+        log.warning("relay.reconnecting", attempt=self.backoff.attempt, wait=delay,
+                    failure="encoder", error=str(exc))
+        Backoff.sleep(delay, self._stop)
 
     def _close(self) -> None:
         if self.feed is not None:
@@ -200,6 +314,10 @@ class Relay:
                 close_producer(producer)  # forces a stalled one down (see infra.kafka.client)
             except KafkaUnavailable as exc:
                 log.warning("relay.close_failed", error=str(exc))
+
+
+class _FeedDied(Exception):
+    """The encoder process ended on an uncaught error (not one of ours)."""
 
 
 # --- the encoder process ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ same transaction as the events of a batch:
 ``journey_ingest_runs``  one row per file ingest: how far it got (resuming)
 ``journey_chain``        one row per event: the audit hash chain (``chain``)
 ``journey_seals``        HMAC seals of the chain: each batch's last position, every SEAL_EVERY
+``journey_audit_key``    one row: the fingerprint of the key the seals are made with
 ``journey_offsets``      per Kafka consumer, topic and partition: the next offset to read (and
                          the highest notification id applied), written in the consumer's
                          own transaction so a restart neither loses nor repeats a message
@@ -21,7 +22,8 @@ a lock while deciding.
 Modules: ``rows`` (what is read and written), ``recorder`` (the SQL both dialects share),
 ``chain`` (the hash chain's encoding, links and seals, extended with every batch),
 ``bookkeeping`` (checkpoints, offsets, positions, leases), ``sqlite`` and ``postgres`` (the
-dialects), ``urls`` (store URLs both ways), ``application`` (opening a store).
+dialects), ``urls`` (store URLs both ways, the schema name validated), ``identifiers`` (table
+and schema names quoted in SQL), ``application`` (opening a store).
 """
 
 from journey.infra.store.application import (
@@ -31,6 +33,7 @@ from journey.infra.store.application import (
 )
 from journey.infra.store.errors import (
     AuditChainError,
+    AuditKeyMismatch,
     LeaseHeld,
     PositionConflict,
     StoreError,
@@ -51,6 +54,7 @@ from journey.infra.store.urls import redact, store_env, store_url
 __all__ = [
     "AcceptedRow",
     "AuditChainError",
+    "AuditKeyMismatch",
     "BatchRecords",
     "ImmediateTransaction",
     "JourneyApplication",

@@ -19,7 +19,7 @@ from eventsourcing.persistence import (
 )
 
 from journey.domain.legacy_topics import register_old_topics
-from journey.infra.settings import AUDIT_SECRET_ENV
+from journey.infra.settings import AUDIT_SECRET_FILE_ENV, audit_secret_from
 from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError
 from journey.infra.store.postgres import JourneyPostgresRecorder
@@ -58,7 +58,7 @@ class JourneyApplication(Application[UUID]):
     def construct_recorder(self) -> ApplicationRecorder:
         recorder = super().construct_recorder()
         if isinstance(recorder, JourneyRecorderMixin):
-            secret = dict.get(self.env, AUDIT_SECRET_ENV)  # unprefixed: exactly that variable
+            secret = _audit_secret(self.env)
             recorder.seal_key = audit_key(secret)
             recorder.seal_key_is_default = not secret
         return recorder
@@ -67,6 +67,15 @@ class JourneyApplication(Application[UUID]):
     def journey_recorder(self) -> JourneyRecorderMixin:
         assert isinstance(self.recorder, JourneyRecorderMixin)
         return self.recorder
+
+
+def _audit_secret(env: Any) -> str | None:
+    plain = dict(env)  # unprefixed: exactly JOURNEY_AUDIT_SECRET(_FILE), no per-app names
+    try:
+        return audit_secret_from(plain)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read the audit secret ({AUDIT_SECRET_FILE_ENV}="
+                         f"{plain.get(AUDIT_SECRET_FILE_ENV)}): {exc}") from exc
 
 
 @contextmanager
@@ -80,11 +89,12 @@ def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
         yield time.sleep
         return
     import psycopg
+    from psycopg.sql import SQL, Identifier
 
     recorder: Any = app.recorder
     env = app.env
     with psycopg.connect(**postgres_connection_args(env), autocommit=True) as conn:
-        conn.execute(f'LISTEN "{recorder.channel_name}"')
+        conn.execute(SQL("LISTEN {}").format(Identifier(recorder.channel_name)))
 
         def wait(timeout: float) -> None:
             for _ in conn.notifies(timeout=timeout, stop_after=1):
@@ -97,7 +107,8 @@ def open_store(url: str, audit_secret: str | None = None) -> JourneyApplication:
     """Open (creating tables if needed) the store at ``url``; errors become ``StoreError``.
 
     The audit seals are keyed with ``audit_secret`` (e.g. ``Settings.audit_secret``); ``None``
-    reads JOURNEY_AUDIT_SECRET from the environment, as ``Settings.from_env`` does.
+    reads JOURNEY_AUDIT_SECRET (else the file JOURNEY_AUDIT_SECRET_FILE names) from the
+    environment; without either the public default key is used.
     """
     env = store_env(url, audit_secret)
     try:
@@ -113,12 +124,13 @@ def _ensure_schema(env: dict[str, str]) -> None:
     if schema == "public":
         return
     import psycopg
+    from psycopg.sql import SQL, Identifier
 
     try:
         with psycopg.connect(**postgres_connection_args(env), connect_timeout=5,
                              autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(724210502)")
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
     except psycopg.Error as exc:
         raise StoreError(f"cannot reach PostgreSQL: {exc}") from exc
 

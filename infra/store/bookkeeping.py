@@ -5,7 +5,7 @@ leases. Every write here commits in the caller's transaction or in one of its ow
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ class Bookkeeping:
     runs_sql: str
     offsets_sql: str
     relay_sql: str
+    relay_acks_sql = "journey_relay_acks"
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
@@ -90,15 +91,47 @@ class Bookkeeping:
             row = c.fetchone()
         return int(row[0]) if row else 0
 
-    def save_relay_position(self, name: str, position: int) -> None:
-        p = self.ph
+    def save_relay_position(self, name: str, position: int,
+                            acked: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Store the relay's position and, in the same transaction, per (topic, partition)
+        the offset after the last message the broker acknowledged (``acked``: the
+        partitions the batch went to; a later acknowledgement replaces an earlier one, the
+        relay having checked that it did not go backwards)."""
         with self._write() as c:
-            c.execute(
-                f"INSERT INTO {self.relay_sql} (name, position, updated_at) VALUES ({p},{p},{p}) "
-                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
-                "updated_at = EXCLUDED.updated_at",
-                (name, position, now_text()),
+            self._save_relay(c, name, position, acked or {})
+
+    def reset_relay(self, name: str) -> None:
+        """Position 0 and nothing acknowledged: the relay publishes the whole log again (to
+        a new cluster, or to a broker that lost its data), one transaction."""
+        with self._write() as c:
+            c.execute(f"DELETE FROM {self.relay_acks_sql} WHERE name = {self.ph}", (name,))
+            self._save_relay(c, name, 0, {})
+
+    def _save_relay(self, c: Any, name: str, position: int,
+                    acked: Mapping[tuple[str, int], int]) -> None:
+        p = self.ph
+        c.execute(
+            f"INSERT INTO {self.relay_sql} (name, position, updated_at) VALUES ({p},{p},{p}) "
+            "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
+            "updated_at = EXCLUDED.updated_at",
+            (name, position, now_text()),
+        )
+        if acked:
+            c.executemany(
+                f"INSERT INTO {self.relay_acks_sql} (name, topic, partition, acked_end) "
+                f"VALUES ({p},{p},{p},{p}) ON CONFLICT (name, topic, partition) "
+                "DO UPDATE SET acked_end = EXCLUDED.acked_end",
+                [(name, topic, partition, end)
+                 for (topic, partition), end in sorted(acked.items())],
             )
+
+    def relay_acks(self, name: str) -> dict[tuple[str, int], int]:
+        """Per (topic, partition): the offset after the last message acknowledged to the
+        relay ``name`` since it last started from the log's start."""
+        with self._read() as c:
+            c.execute(f"SELECT topic, partition, acked_end FROM {self.relay_acks_sql} "
+                      f"WHERE name = {self.ph}", (name,))
+            return {(r[0], int(r[1])): int(r[2]) for r in c.fetchall()}
 
     @contextmanager
     def lease(self, name: str, wait: bool) -> Iterator[None]:

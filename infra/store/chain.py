@@ -18,7 +18,14 @@ batch, and the first position at or past every multiple of ``SEAL_EVERY``, get::
 Anyone can recompute the chain from the events; only the holder of the secret can make a
 seal, so rewriting the events *and* the chain consistently still breaks the next seal.
 The secret is ``JOURNEY_AUDIT_SECRET``; without it a built-in default is used, and seals
-then prove nothing against anyone who can read this code (``audit verify`` warns).
+then prove nothing against anyone who can read this code: ``audit verify`` never reports
+such a store ``ok``.
+
+A store is sealed with one key. Its fingerprint (``key_fingerprint``: the first 16 hex digits
+of ``HMAC-SHA256(key, "journey-audit-key-fingerprint")``, which names the key without giving
+it away) is recorded in ``journey_audit_key`` with the first seal; a writer whose key has
+another fingerprint refuses to append, and ``audit verify`` tells a missing or different
+secret from tampering.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ SEAL_EVERY = 1000
 #: Used when JOURNEY_AUDIT_SECRET is not set: public, so such seals only catch accidents.
 DEFAULT_SECRET = "journey-audit-default-secret (public: set JOURNEY_AUDIT_SECRET)"
 
+_FINGERPRINT_MESSAGE = b"journey-audit-key-fingerprint"
 _HEADER = struct.Struct(">qqIII")
 _POSITION = struct.Struct(">q")
 _sha256 = hashlib.sha256
@@ -43,6 +51,23 @@ def audit_key(secret: str | bytes | None) -> bytes:
     if not secret:
         secret = DEFAULT_SECRET
     return secret.encode() if isinstance(secret, str) else bytes(secret)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A non-reversible name of an HMAC key: 16 hex digits, safe to print and to store."""
+    return hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:16]
+
+
+#: The fingerprint of the public default key (JOURNEY_AUDIT_SECRET unset).
+DEFAULT_FINGERPRINT = key_fingerprint(audit_key(None))
+
+
+def describe_key(fingerprint: str | None) -> str:
+    """A key by its fingerprint, for messages: ``1f0c... (the public default key)``."""
+    if fingerprint is None:
+        return "none"
+    return f"{fingerprint} (the public default key)" if fingerprint == DEFAULT_FINGERPRINT \
+        else fingerprint
 
 
 def oid_text(originator_id: UUID | str) -> str:

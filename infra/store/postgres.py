@@ -14,6 +14,7 @@ from psycopg.sql import SQL, Identifier
 
 from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
+from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import BatchRecords
 
@@ -25,17 +26,20 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        schema = f'"{self.datastore.schema}"'
-        self.schema_prefix = f"{schema}."
-        self.events_sql = f'{schema}."{self.events_table_name}"'
+        # Every name in our SQL is quoted by psycopg.sql.Identifier (the schema name is also
+        # validated where the store URL is parsed: see urls.schema_name).
+        self.schema_prefix = f"{pg_identifier(self.datastore.schema)}."
+        self.events_sql = self.qualified(self.events_table_name)
         self.position_sql = "notification_id"
-        self.touchpoints_sql = f"{schema}.journey_touchpoints"
-        self.rejects_sql = f"{schema}.journey_rejects"
-        self.runs_sql = f"{schema}.journey_ingest_runs"
-        self.chain_sql = f"{schema}.journey_chain"
-        self.seals_sql = f"{schema}.journey_seals"
-        self.offsets_sql = f"{schema}.journey_offsets"
-        self.relay_sql = f"{schema}.journey_relay"
+        self.touchpoints_sql = self.qualified("journey_touchpoints")
+        self.rejects_sql = self.qualified("journey_rejects")
+        self.runs_sql = self.qualified("journey_ingest_runs")
+        self.chain_sql = self.qualified("journey_chain")
+        self.seals_sql = self.qualified("journey_seals")
+        self.audit_key_sql = self.qualified("journey_audit_key")
+        self.offsets_sql = self.qualified("journey_offsets")
+        self.relay_sql = self.qualified("journey_relay")
+        self.relay_acks_sql = self.qualified("journey_relay_acks")
         # The library's insert returns only ids; ours also says which event got which id.
         self.insert_returning_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
@@ -50,6 +54,9 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         self.sql_create_statements.extend(
             SQL(s).format() for s in self.journey_table_statements()  # format() -> Composed
         )
+
+    def qualified(self, table: str) -> str:
+        return pg_identifier(self.datastore.schema, table)
 
     def journey_table_statements(self) -> list[str]:
         return [
@@ -67,12 +74,18 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             "position bigint PRIMARY KEY, hash bytea NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.seals_sql} ("
             "position bigint PRIMARY KEY, mac bytea NOT NULL, sealed_at text)",
+            f"CREATE TABLE IF NOT EXISTS {self.audit_key_sql} ("
+            "id integer PRIMARY KEY CHECK (id = 1), fingerprint text NOT NULL, "
+            "recorded_at text NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.offsets_sql} ("
             "consumer text NOT NULL, topic text NOT NULL, partition integer NOT NULL, "
             "next_offset bigint NOT NULL, high_water bigint NOT NULL, "
             "PRIMARY KEY (consumer, topic, partition))",
             f"CREATE TABLE IF NOT EXISTS {self.relay_sql} ("
             "name text PRIMARY KEY, position bigint NOT NULL, updated_at text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.relay_acks_sql} ("
+            "name text NOT NULL, topic text NOT NULL, partition integer NOT NULL, "
+            "acked_end bigint NOT NULL, PRIMARY KEY (name, topic, partition))",
         ]
 
     def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
@@ -148,7 +161,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             yield TupleCursor(curs), curs
 
     def table_exists(self, c: Any, table: str) -> bool:
-        c.execute("SELECT to_regclass(%s)", (f"{self.schema_prefix}{table}",))
+        c.execute("SELECT to_regclass(%s)", (self.qualified(table),))
         row = c.fetchone()
         return row is not None and row[0] is not None
 
@@ -185,7 +198,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
                 ((i, oid_text(_uuid(s.originator_id)), s.originator_version, s.topic, s.state)
                  for i, s in zip(ids, stored_events, strict=True)),
                 key=lambda row: row[0],
-            ))
+            ), key_checked=records is not None)
             return ids
 
 

@@ -12,15 +12,20 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from journey.infra.failpoints import failpoint
 from journey.infra.store.bookkeeping import Bookkeeping
 from journey.infra.store.chain import (
+    DEFAULT_FINGERPRINT,
     ZERO_HASH,
     audit_key,
     crosses_seal_mark,
+    key_fingerprint,
     link,
     seal_mac,
+    seal_ok,
 )
-from journey.infra.store.errors import AuditChainError, PositionConflict
+from journey.infra.store.errors import AuditChainError, AuditKeyMismatch, PositionConflict
+from journey.infra.store.identifiers import quote_identifier
 from journey.infra.store.rows import (
     BatchRecords,
     ChainInput,
@@ -47,6 +52,7 @@ class JourneyRecorderMixin(Bookkeeping):
     runs_sql = "journey_ingest_runs"
     chain_sql = "journey_chain"
     seals_sql = "journey_seals"
+    audit_key_sql = "journey_audit_key"
     offsets_sql = "journey_offsets"
     relay_sql = "journey_relay"
     #: HMAC key of the seals; the application sets it from JOURNEY_AUDIT_SECRET.
@@ -68,11 +74,14 @@ class JourneyRecorderMixin(Bookkeeping):
         """``statement``, written with ``?`` placeholders, in this dialect's style."""
         return statement if self.ph == "?" else statement.replace("?", self.ph)
 
+    def qualified(self, table: str) -> str:
+        """The table's name as SQL: quoted, and on PostgreSQL with the store's schema."""
+        return quote_identifier(table)
+
     @cached_property
     def view_tracking(self) -> ViewTracking:
         """The views' tracking positions (their table is created by the projector)."""
-        return ViewTracking(self.datastore, postgres=self.ph != "?",
-                            schema_prefix=self.schema_prefix)
+        return ViewTracking(self.datastore, postgres=self.ph != "?", qualified=self.qualified)
 
     @contextmanager
     def view_transaction(self) -> Iterator[tuple[Any, Any]]:
@@ -141,6 +150,7 @@ class JourneyRecorderMixin(Bookkeeping):
             raise PositionConflict(
                 f"log moved from {records.expected_position} to {actual} while deciding"
             )
+        self._check_seal_key(c)  # before anything is written, whether or not events follow
         now = now_text()
         if records.accepted:
             c.executemany(
@@ -160,8 +170,10 @@ class JourneyRecorderMixin(Bookkeeping):
             self._save_checkpoint(c, records.checkpoint)
         if records.offsets is not None:
             self.save_offsets(c, *records.offsets)
+        failpoint("store.in_transaction")  # the batch's rows written, its events not yet
 
-    def _append_chain(self, c: Any, rows: list[ChainInput]) -> None:
+    def _append_chain(self, c: Any, rows: list[ChainInput], *, key_checked: bool = False
+                      ) -> None:
         """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
 
         Called with the write lock held, after the events are inserted: nobody else can
@@ -176,6 +188,8 @@ class JourneyRecorderMixin(Bookkeeping):
                 f"{rows[0][0]}: events were deleted from the log; run journey audit verify"
             )
         key = self.seal_key
+        if not key_checked:  # else _write_records did, in this transaction
+            self._check_seal_key(c)
         chain: list[tuple[int, bytes]] = []
         seals: list[tuple[int, bytes]] = []
         for position, oid, version, topic, state in rows:
@@ -187,6 +201,38 @@ class JourneyRecorderMixin(Bookkeeping):
         if not seals or seals[-1][0] != previous:
             seals.append((previous, seal_mac(key, previous, prev)))  # the batch's last
         self._insert_chain(c, chain, seals, now_text())
+
+    def _check_seal_key(self, c: Any) -> None:
+        """Refuse to write with another key than the store's (one key per store, so seals
+        are never mixed); record the key's fingerprint with the store's first write.
+
+        A store sealed before fingerprints were recorded adopts the configured key only if
+        its last seal authenticates with it.
+        """
+        fingerprint = key_fingerprint(self.seal_key)
+        c.execute(f"SELECT fingerprint FROM {self.audit_key_sql} WHERE id = 1")
+        row = c.fetchone()
+        if row is not None:
+            if row[0] != fingerprint:
+                raise AuditKeyMismatch(_refusal(str(row[0]), fingerprint))
+            return
+        c.execute(f"SELECT s.position, s.mac, h.hash FROM {self.seals_sql} s "
+                  f"JOIN {self.chain_sql} h ON h.position = s.position "
+                  "ORDER BY s.position DESC LIMIT 1")
+        last = c.fetchone()
+        if last is not None and not seal_ok(self.seal_key, int(last[0]), bytes(last[2]),
+                                            bytes(last[1])):
+            raise AuditKeyMismatch(_refusal(None, fingerprint))
+        c.execute(f"INSERT INTO {self.audit_key_sql} (id, fingerprint, recorded_at) "
+                  f"VALUES (1, {self.ph}, {self.ph})", (fingerprint, now_text()))
+
+    def recorded_fingerprint(self) -> str | None:
+        """The fingerprint of the key this store's seals are made with (``None``: not
+        recorded, e.g. a store sealed before fingerprints were)."""
+        with self.read_rows() as c:
+            c.execute(f"SELECT fingerprint FROM {self.audit_key_sql} WHERE id = 1")
+            row = c.fetchone()
+        return None if row is None else str(row[0])
 
     def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
                       seals: list[tuple[int, bytes]], now: str) -> None:
@@ -265,3 +311,17 @@ class JourneyRecorderMixin(Bookkeeping):
     def _id_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id
 
+
+def _refusal(recorded: str | None, configured: str) -> str:
+    if configured == DEFAULT_FINGERPRINT:
+        mine = f"JOURNEY_AUDIT_SECRET is not set (the public default key {configured})"
+    else:
+        mine = f"JOURNEY_AUDIT_SECRET has the key {configured}"
+    if recorded is None:
+        theirs = "its last seal was made with another key (before fingerprints were recorded)"
+    elif recorded == DEFAULT_FINGERPRINT:
+        theirs = f"this store is sealed with the public default key {recorded}"
+    else:
+        theirs = f"this store is sealed with the key {recorded}"
+    return (f"refusing to write: {theirs} but {mine}; a store is sealed with one key, so "
+            "configure the secret it was first written with")

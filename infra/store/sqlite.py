@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,19 @@ from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import BatchRecords
+
+
+def create_private_file(db_name: str) -> None:
+    """Create the database file ``db_name`` with mode 0600 (a stricter umask: stricter) if it
+    does not exist, so SQLite, which would create it 0644, opens ours; it gives its -wal and
+    -shm files the database file's mode. An existing file is left as it is; a ``file:`` URI
+    is left to SQLite."""
+    if db_name.startswith("file:"):
+        return
+    # An existing file (FileExistsError) is kept; any other failure (no such directory, no
+    # permission) is SQLite's to report when it connects, as it did before.
+    with suppress(OSError):
+        os.close(os.open(db_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -31,6 +45,11 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
     """SQLite recorder: one ``executemany`` per batch instead of one ``execute`` per event."""
 
     ph = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.datastore.pool.is_sqlite_memory_mode:  # before the first connection
+            create_private_file(self.datastore.pool.db_name)
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.journey_table_statements()]
@@ -52,12 +71,21 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             "position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS journey_seals ("
             "position INTEGER PRIMARY KEY, mac BLOB NOT NULL, sealed_at TEXT)",
+            # The fingerprint of the key the seals are made with (one row, see chain.py).
+            "CREATE TABLE IF NOT EXISTS journey_audit_key ("
+            "id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS journey_offsets ("
             "consumer TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, "
             "next_offset INTEGER NOT NULL, high_water INTEGER NOT NULL, "
             "PRIMARY KEY (consumer, topic, partition))",
             "CREATE TABLE IF NOT EXISTS journey_relay ("
             "name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL)",
+            # Per relay, topic and partition: the offset after the last message the broker
+            # acknowledged (a broker that later has less has lost data: infra.kafka.losses).
+            "CREATE TABLE IF NOT EXISTS journey_relay_acks ("
+            "name TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, "
+            "acked_end INTEGER NOT NULL, PRIMARY KEY (name, topic, partition))",
         ]
 
     @contextmanager
@@ -114,15 +142,20 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         if self.datastore.pool.is_sqlite_memory_mode:
             yield  # one process only
             return
-        with open(f"{self.datastore.pool.db_name}.{suffix}", "a+b") as lock_file:
+        # Read-only is enough for flock, and lets another user's process lock a 0400 file.
+        fd = os.open(f"{self.datastore.pool.db_name}.{suffix}",
+                     os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             try:
-                fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError as exc:
                 raise LeaseHeld(f"another process holds the {what}") from exc
             try:
                 yield
             finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     @contextmanager
     def view_transaction(self) -> Iterator[tuple[Any, Any]]:
@@ -169,6 +202,7 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         # The write lock is held, so the new rowids are the last len(stored_events) ones.
         last = self._position(c)
         ids = list(range(last - len(stored_events) + 1, last + 1))
-        self._append_chain(c, [(i, *row) for i, row in zip(ids, params, strict=True)])
+        self._append_chain(c, [(i, *row) for i, row in zip(ids, params, strict=True)],
+                           key_checked=records is not None)
         return ids
 

@@ -3,6 +3,7 @@ view's own transaction so a batch of view rows and its position commit together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -13,11 +14,13 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 class ViewTracking:
     """The tracking positions of the views (one row per projection name)."""
 
-    def __init__(self, datastore: Any, *, postgres: bool, schema_prefix: str) -> None:
+    def __init__(self, datastore: Any, *, postgres: bool,
+                 qualified: Callable[[str], str]) -> None:
+        """``qualified``: a table's name as SQL (quoted, schema-qualified on PostgreSQL)."""
         kind = PostgresTrackingRecorder if postgres else SQLiteTrackingRecorder
         self._recorder = kind(datastore)
         name = getattr(self._recorder, "tracking_table_name", "tracking")  # PostgreSQL names it
-        self.table = f'{schema_prefix}"{name}"'
+        self.table = qualified(name)
         self._placeholder = "%s" if postgres else "?"
 
     def create_table(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
@@ -36,7 +37,7 @@ def _dialect_env(url: str) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": "journey.infra.store.sqlite:JourneySQLiteRecorder",
         }
     if parsed.scheme in ("postgresql", "postgres"):
-        query = parse_qs(parsed.query)
+        schema = schema_name(parse_qs(parsed.query, keep_blank_values=True).get("schema", []))
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
@@ -44,13 +45,39 @@ def _dialect_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_SCHEMA": schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "60",
             "POSTGRES_POOL_SIZE": "3",
             "APPLICATION_RECORDER_TOPIC": "journey.infra.store.postgres:JourneyPostgresRecorder",
         }
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+#: A PostgreSQL schema name the store accepts: what PostgreSQL takes unquoted, in lower case
+#: (the library looks its row type up by an unquoted ``schema.type`` name, which folds case),
+#: at most 63 bytes (longer names are truncated by the server), and not ``pg_`` (reserved).
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def schema_name(values: list[str]) -> str:
+    """The schema a URL's ``schema=`` query parameters name (``public`` when absent).
+
+    The name reaches SQL as an identifier (quoted by ``psycopg.sql.Identifier`` here, but
+    unquoted in parts of eventsourcing): anything else is refused before any connection.
+    """
+    if not values:
+        return "public"
+    if len(values) > 1:
+        raise StoreError("the store URL names more than one schema (schema=...): give one")
+    name = values[0]
+    if not SCHEMA_NAME.fullmatch(name) or name.startswith("pg_"):
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        raise StoreError(
+            f"invalid schema name {shown!r} in the store URL: use 1 to 63 lower-case "
+            "letters, digits and underscores, not starting with a digit or pg_"
+        )
+    return name
 
 
 def redact(url: str) -> str:

@@ -18,8 +18,18 @@ from typing import Any
 
 import structlog
 
+from journey.domain.errors import JourneyError
 from journey.domain.stock import PartStock
+from journey.infra.failpoints import failpoint
 from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
+from journey.infra.store.errors import (
+    OPERATIONAL_KINDS,
+    Backoff,
+    StoreError,
+    discard_broken_connections,
+    operational_failure,
+)
+from journey.infra.store.urls import store_url
 from journey.infra.views.database import ViewDb
 from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.feed import LogFeed, cycles_uncollected
@@ -43,6 +53,29 @@ from journey.projections.views import (
 )
 
 log = structlog.get_logger("journey.views")
+
+
+class ViewFailed(JourneyError):
+    """The views cannot take an event of the log: they stop just before it."""
+
+    def __init__(self, entry: LogEntry, cause: BaseException) -> None:
+        self.position = entry.id
+        self.cause = cause
+        super().__init__(
+            f"the views cannot take event {entry.id} ({entry.topic}, aggregate "
+            f"{entry.originator_id}): {type(cause).__name__}: {cause}; they are current up "
+            "to just before it and the log keeps everything; once the cause is fixed, "
+            "journey project resumes from there"
+        )
+
+
+class _BatchFailed(Exception):
+    """A batch of the log the views could not take (rolled back)."""
+
+    def __init__(self, batch: list[LogEntry], cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.batch = batch
+        self.cause = cause
 
 TRACKING_PREFIX = "view:"
 
@@ -123,36 +156,96 @@ class Projector:
                 log.info("views.migrated", table=upgrade.table, added=list(upgrade.columns))
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Fold every event not yet in the views; returns how many events were read."""
-        done = 0
+        """Fold every event not yet in the views; returns how many events were read.
+
+        If the views cannot take an event (a bug, or data no view column holds), the
+        batch is rolled back and taken again one event at a time, so the views stop just
+        before that event and ``ViewFailed`` names it; the log itself is untouched, and a
+        later catch-up (``journey project``) resumes from there once the cause is fixed.
+        A database that is gone or full is not the views' fault: that error propagates.
+        """
+        done, limit, careful = 0, self.batch_size, 0
         while True:
+            try:
+                batch = self._advance(limit)
+            except _BatchFailed as failed:
+                if limit > 1:  # find the event: the same events again, one at a time
+                    limit, careful = 1, len(failed.batch)
+                    continue
+                raise ViewFailed(failed.batch[0], failed.cause) from failed.cause
+            if not batch:
+                return done
+            careful -= len(batch)
+            if careful <= 0:
+                limit = self.batch_size
+            done += len(batch)
+            if progress:
+                progress(done, batch[-1].id)
+
+    def _advance(self, limit: int) -> list[LogEntry]:
+        """Fold and write the next ``limit`` events with the views' positions, in one
+        transaction; returns them (none: the views are current)."""
+        batch: list[LogEntry] = []
+        try:
             with self.db.transaction() as (c, raw):
                 t = self.db.tables()
                 positions = {name: self.db.position(c, TRACKING_PREFIX + name)
                              for name in PROJECTIONS}
                 start = min(positions.values())
-                batch = self.db.recorder.read_log(c, start, self.batch_size)
+                batch = self.db.recorder.read_log(c, start, limit)
                 if not batch:
-                    return done
+                    return batch
+                failpoint("views.before_commit")
                 fold_and_write(self.db, c, t, ((n.id, self.decode(n)) for n in batch),
                                after=positions)
                 for name in PROJECTIONS:
                     if batch[-1].id > positions[name]:
                         self.db.track(raw, TRACKING_PREFIX + name, batch[-1].id)
-            done += len(batch)
-            if progress:
-                progress(done, batch[-1].id)
+        except Exception as exc:
+            if not batch or operational_failure(exc) is not None:
+                raise  # the database is gone, locked or full: not the views' fault
+            raise _BatchFailed(batch, exc) from exc
+        failpoint("views.after_commit")
+        return batch
 
-    def follow(self, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
+    def follow(self, interval: float = 0.5, stop: Callable[[], bool] = lambda: False,
+               backoff: Backoff | None = None) -> None:
         """Keep the views current while other processes write.
 
         PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``interval`` is
         then only a safety net); SQLite has no notifications, so the log is polled.
+
+        When the database goes away (or fills up, or stays locked) the follower waits and
+        tries again, ``backoff`` apart (0.5 s doubling to 30 s; see ``Backoff`` for when it
+        gives up), logging each attempt. Nothing is applied twice: a batch's rows commit
+        with its tracking position or not at all, and every attempt re-reads the positions.
         """
-        with log_wake_ups(self.app) as wait:
-            while not stop():
-                if self.catch_up() == 0:
-                    wait(interval)
+        backoff = backoff or Backoff()
+        while not stop():
+            try:
+                with log_wake_ups(self.app) as wait:
+                    while not stop():
+                        caught_up = self.catch_up() == 0
+                        if backoff.attempt:
+                            log.info("views.reconnected", attempts=backoff.attempt,
+                                     outage_seconds=round(backoff.outage, 1))
+                            backoff.reset()
+                        if caught_up:
+                            wait(interval)
+            except Exception as exc:
+                failure = operational_failure(exc)
+                if failure is None:
+                    raise
+                delay = backoff.next_wait()
+                if delay is None:
+                    raise StoreError(
+                        f"{OPERATIONAL_KINDS[failure[0]]} ({store_url(self.app.env)}): "
+                        f"{failure[1]}; gave up following after {backoff.outage:.0f} s and "
+                        f"{backoff.attempt - 1} attempts") from exc
+                log.warning("views.reconnecting", attempt=backoff.attempt, wait=delay,
+                            failure=failure[0], error=failure[1])
+                Backoff.sleep(delay, stop)
+                discard_broken_connections(self.app.journey_recorder.datastore)
 
     def lag(self) -> dict[str, int]:
         """How many notifications each projection is behind the log."""

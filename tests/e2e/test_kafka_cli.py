@@ -8,8 +8,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from journey.infra.kafka.client import close_producer, ensure_topics, make_producer
-from tests.e2e.conftest import Journey
-from tests.support import line, order
+from tests.support import Journey, line, order
 
 KINDS = ("complaint", "invoice", "part", "purchase", "repair")
 
@@ -85,7 +84,7 @@ def test_publish_then_tail_a_configured_broker(journey: Journey, tmp_path: Path,
 def test_a_bad_bootstrap_is_one_clear_error(journey: Journey) -> None:
     assert journey.json("ingest", "-", stdin=line(order("O1")) + b"\n")["accepted"] == 1
     result = journey.run("publish", "--bootstrap", "127.0.0.1:1", check=False)
-    assert result.returncode == 1
+    assert result.returncode == 75  # the broker is unreachable: try again later
     assert b"Traceback" not in result.stderr
     assert result.stderr.decode().strip().splitlines()[-1].startswith("journey: error:")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Journey
+from tests.support import Journey
 
 GOLDEN = Path(__file__).with_name("golden")
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())

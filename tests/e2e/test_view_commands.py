@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Journey
-from tests.support import line, tp
+from tests.support import Journey, line, tp
 
 
 def jsonl(*objs: dict[str, Any]) -> bytes:

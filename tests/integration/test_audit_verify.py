@@ -16,7 +16,16 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from journey.infra.audit.verify import AuditReport, verify_log
 from journey.infra.ingest import Ingestor
 from journey.infra.store import AuditChainError, JourneyApplication, open_store
-from journey.infra.store.chain import SEAL_EVERY, ZERO_HASH, audit_key, link, oid_text, seal_mac
+from journey.infra.store.chain import (
+    DEFAULT_FINGERPRINT,
+    SEAL_EVERY,
+    ZERO_HASH,
+    audit_key,
+    key_fingerprint,
+    link,
+    oid_text,
+    seal_mac,
+)
 from journey.infra.workload import WorkloadOptions, write_workload
 from tests.conftest import POSTGRES
 
@@ -119,10 +128,16 @@ def test_an_untouched_store_verifies(app: JourneyApplication, db: Tables) -> Non
     assert report.events == head > SEAL_EVERY
     assert report.sealed_up_to == head
     assert report.first_bad_position is None and report.problem is None
+    assert (report.chain, report.seals, report.reason, report.exit_code) == (
+        "intact", "verified", None, 0)
+    assert report.recorded_fingerprint == report.configured_fingerprint \
+        == key_fingerprint(audit_key(SECRET))
     assert report.warnings == []
     document = report.as_json()
-    assert set(document) >= {"ok", "events", "events_per_second", "first_bad_position",
-                             "problem", "detail", "sealed_up_to"}
+    assert list(document) == ["ok", "chain", "seals", "recorded_fingerprint",
+                              "configured_fingerprint", "reason", "events", "events_per_second",
+                              "first_bad_position", "problem", "detail", "sealed_up_to",
+                              "head_hash", "warnings"]
     assert document["events_per_second"] > 0
     # every batch's last position and each SEAL_EVERY mark are sealed
     seals = db.seal_positions()
@@ -136,24 +151,44 @@ def test_every_event_has_its_chain_row_in_the_same_transaction(app: JourneyAppli
     assert events == chained
 
 
-def test_the_store_secret_is_used_by_default_and_a_missing_secret_warns(
+def test_a_store_sealed_with_the_public_default_key_never_verifies_ok(
         store_url: str) -> None:
-    application = open_store(store_url)  # no JOURNEY_AUDIT_SECRET: the public default
+    application = open_store(store_url, audit_secret="")  # the public default key
     try:
         Ingestor(application).ingest(workload_lines(customers=5))
         report = verify_log(application)
-        assert report.ok
-        assert report.warnings and "JOURNEY_AUDIT_SECRET" in report.warnings[0]
-        assert not verify_log(application, SECRET).ok  # another secret: the seals fail
+        assert (report.ok, report.chain, report.seals, report.problem) == (
+            False, "intact", "default-key", None), report.as_json()
+        assert report.recorded_fingerprint == DEFAULT_FINGERPRINT
+        assert report.configured_fingerprint is None
+        assert report.reason is not None and "public default key" in report.reason
+        assert (report.sealed_up_to, report.head_hash, report.exit_code) == (0, None, 3)
+        mismatch = verify_log(application, SECRET)  # a secret the store was not sealed with
+        assert (mismatch.ok, mismatch.seals, mismatch.problem) == (False, "key-mismatch", None)
     finally:
         application.close()
 
 
-def test_a_different_secret_fails_at_the_first_seal(app: JourneyApplication,
-                                                     db: Tables) -> None:
+def test_a_different_secret_is_told_apart_from_tampering(app: JourneyApplication,
+                                                          db: Tables) -> None:
+    report = verify(app, "not-the-secret")
+    assert (report.ok, report.chain, report.seals, report.problem) == (
+        False, "intact", "key-mismatch", None), report.as_json()
+    assert report.recorded_fingerprint == key_fingerprint(audit_key(SECRET))
+    assert report.configured_fingerprint == key_fingerprint(audit_key("not-the-secret"))
+    assert report.events == db.head() and report.exit_code == 3
+
+
+def test_without_a_recorded_fingerprint_a_different_secret_fails_at_the_first_seal(
+        app: JourneyApplication, db: Tables) -> None:
+    """A store sealed before fingerprints were recorded: the seals themselves tell."""
+    db.sql("DELETE FROM " + app.journey_recorder.audit_key_sql)
     report = verify(app, "not-the-secret")
     assert_caught(report, db.seal_positions()[0], "seal_invalid")
+    assert (report.seals, report.recorded_fingerprint) == ("invalid", None)
     assert "JOURNEY_AUDIT_SECRET" in report.detail
+    right = verify(app)
+    assert right.ok and right.warnings, right.as_json()  # checked with the secret: proven
 
 
 # --- the events table -----------------------------------------------------------------------------
@@ -297,9 +332,9 @@ def test_events_and_chain_rewritten_consistently_break_the_next_seal(
     assert f"{report.sealed_up_to + 1}..{next_seal}" in report.detail
 
 
-def test_with_the_public_default_secret_a_full_rewrite_goes_unnoticed(
+def test_with_the_public_default_secret_a_full_rewrite_is_never_ok(
         store_url: str) -> None:
-    """Why verify warns without JOURNEY_AUDIT_SECRET: anyone can re-seal with the default."""
+    """Anyone can re-seal with the public default key, so such a store never verifies ok."""
     application = open_store(store_url, audit_secret="")
     db = Tables(store_url, application)
     try:
@@ -311,7 +346,8 @@ def test_with_the_public_default_secret_a_full_rewrite_goes_unnoticed(
             db.sql("UPDATE {S} SET mac = ? WHERE position = ?",
                    seal_mac(audit_key(None), position, bytes(chain_hash)), position)
         report = verify_log(application)
-        assert report.ok and report.warnings
+        assert not report.ok, report.as_json()
+        assert (report.chain, report.seals, report.problem) == ("intact", "default-key", None)
     finally:
         db.close()
         application.close()

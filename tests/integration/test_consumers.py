@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,8 +26,8 @@ from journey.infra.views.projector import Projector, view_queries
 from journey.infra.workload import WorkloadOptions, generate
 from tests.conftest import POSTGRES, _drop_schema, _postgres_url
 from tests.kafka_support import consume_all
+from tests.support import JOURNEY
 
-JOURNEY = str(Path(sys.executable).with_name("journey"))
 # A member that left uncleanly holds a rebalance up for max_poll_interval_ms: keep it short.
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
               "max_poll_interval_ms": 10_000}

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from journey.infra.store import JourneyApplication, open_store
+from journey.infra.store import open_store
 from journey.infra.workload import WorkloadOptions, write_workload
+from tests.support import JOURNEY, store_digest
 
 pytestmark = pytest.mark.slow
 
-JOURNEY = str(Path(sys.executable).with_name("journey"))
 
 
 def workload(path: Path, customers: int, seed: int) -> Path:
@@ -42,29 +40,6 @@ def finish(process: subprocess.Popen[bytes]) -> dict[str, object]:
     return result
 
 
-def state_digest(url: str) -> dict[str, object]:
-    """What must be equal: every event (minus its record time) in log order, every
-    accepted touchpoint, the rejects with their reasons in arrival order."""
-    app: JourneyApplication = open_store(url)
-    try:
-        events = hashlib.sha256()
-        notifications = app.recorder.select_notifications(start=1, limit=10**9)
-        for n in notifications:
-            state = json.loads(n.state)
-            state.pop("timestamp", None)
-            events.update(f"{n.originator_id}|{n.originator_version}|{n.topic}|".encode())
-            events.update(json.dumps(state, sort_keys=True).encode())
-        recorder = app.journey_recorder
-        rejects = [(r.touchpoint_id, r.reason, r.detail, r.raw) for r in recorder.rejects()]
-        return {
-            "events": events.hexdigest(),
-            "counts": recorder.counts(),
-            "rejects": hashlib.sha256(repr(rejects).encode()).hexdigest(),
-        }
-    finally:
-        app.close()
-
-
 def test_kill_9_mid_ingest_then_rerun_equals_one_clean_run(
     store_url: str, tmp_path: Path,
 ) -> None:
@@ -86,7 +61,7 @@ def test_kill_9_mid_ingest_then_rerun_equals_one_clean_run(
     rerun_summary = finish(journey(store_url, "ingest", str(source), "--batch-size", "500"))
 
     assert clean_summary == rerun_summary
-    assert state_digest(clean_url) == state_digest(store_url)
+    assert store_digest(clean_url) == store_digest(store_url)
 
 
 def test_two_processes_ingesting_overlapping_files_store_each_touchpoint_once(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from journey.infra.views.database import ViewDb
 from journey.infra.views.projector import Projector
 from journey.infra.workload import WorkloadOptions, write_workload
 from journey.projections.tables import PROJECTIONS
+from tests.support import JOURNEY
 
 pytestmark = pytest.mark.slow
 
-JOURNEY = str(Path(sys.executable).with_name("journey"))
 
 
 def journey(url: str, *args: str, batch: int = 300, worker_min: int = 50_000

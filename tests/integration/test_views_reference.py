@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from journey.infra.store import open_store
+from tests.support import JOURNEY
 
-JOURNEY = str(Path(sys.executable).with_name("journey"))
 TIMEOUT = 300  # seconds per command: generous, a whole workload takes a few seconds
 
 CUSTOMERS = 500

@@ -36,6 +36,8 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 
 def _ecma(pattern: str) -> str:
+    if "^" not in pattern and "$" not in pattern:
+        return pattern  # unanchored (``not: {pattern: ...}``): a search, no "$" to mind
     assert pattern.startswith("^") and pattern.endswith("$") and "$" not in pattern[:-1], pattern
     return pattern[:-1] + r"\Z"
 
@@ -79,12 +81,13 @@ _STAMP = re.compile(
 
 
 def _not_on_the_calendar(text: object) -> bool:
-    """A date of a form the pattern takes that no calendar has, or beyond year 9999 in UTC."""
+    """A date of a form the pattern takes that no calendar has, or outside years 1900-9000 in
+    UTC (the engine's bounds) once its offset is applied."""
     match = _STAMP.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         return False
     year, month, day = int(match[1]), int(match[2]), int(match[3])
-    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= 31):
+    if not (1900 <= year <= 9000 and 1 <= month <= 12 and 1 <= day <= 31):
         return False  # the pattern says that much
     if day > calendar.monthrange(year, month)[1]:
         return True
@@ -92,7 +95,7 @@ def _not_on_the_calendar(text: object) -> bool:
         return False
     minutes = int(match[4]) * 60 + int(match[5])
     offset = (int(match[7]) * 60 + int(match[8])) * (1 if match[6] == "+" else -1)
-    first, last = (year, month, day) == (1, 1, 1), (year, month, day) == (9999, 12, 31)
+    first, last = (year, month, day) == (1900, 1, 1), (year, month, day) == (9000, 12, 31)
     return (first and minutes - offset < 0) or (last and minutes - offset >= 24 * 60)
 
 
@@ -291,6 +294,25 @@ EXPRESSED = {
     "adjusted by 0": ("invalid", touchpoint("part.adjusted", qty=0)),
     "unit_cost negative": ("invalid", touchpoint("part.received", unit_cost="-1")),
     "to_location missing": ("invalid", touchpoint("part.transferred", to_location=...)),
+    # engine bounds (deviations, docs/contract.md 1.3): they fit every store and view column
+    "qty above 10^8": ("invalid", touchpoint("part.received", qty=10**8 + 1)),
+    "qty 2^63": ("invalid", touchpoint("part.received", qty=2**63)),
+    "line qty above 10^8": ("invalid", touchpoint("purchase.placed",
+                                                  lines=[{**LINE, "qty": 10**8 + 1}])),
+    "adjusted below -10^8": ("invalid", touchpoint("part.adjusted", qty=-(10**8) - 1)),
+    "NUL in part_id": ("invalid", touchpoint("part.received", part_id="P1\u0000x")),
+    "NUL in customer_id": ("invalid", touchpoint(DELIVERED, customer_id="C\u0000")),
+    "LF in sku": ("invalid", touchpoint("purchase.placed", lines=[{**LINE, "sku": "S\n"}])),
+    "DEL in subject id": ("invalid", touchpoint(OPENED, subject={"type": "order",
+                                                                 "id": "O\u007f"})),
+    "C1 in location": ("invalid", touchpoint("part.received", location="L\u0085")),
+    "tab in source": ("invalid", touchpoint(DELIVERED, source="a\tb")),
+    "NUL in reason": ("invalid", touchpoint("purchase.cancelled", reason="r\u0000")),
+    "NUL in text": ("invalid", touchpoint(OPENED, text="\u0000")),
+    "year 0001": ("invalid", touchpoint(DELIVERED, occurred_at="0001-01-01T00:00:00Z")),
+    "year 1899": ("invalid", touchpoint(DELIVERED, occurred_at="1899-12-31T23:59:59Z")),
+    "year 9001": ("invalid", touchpoint(DELIVERED, occurred_at="9001-01-01T00:00:00Z")),
+    "due_date year 9999": ("invalid", touchpoint("invoice.issued", due_date="9999-12-31")),
 }
 
 
@@ -318,7 +340,14 @@ EDGES = {
     "demand left out": touchpoint("complaint.opened", demand=...),
     "500 lines": touchpoint("purchase.placed", lines=[LINE] * 500),
     "text of 2000": touchpoint("complaint.opened", text="t" * 2000),
-    "a very large qty": touchpoint("part.received", qty=10**30),
+    "qty at the engine's limit": touchpoint("part.received", qty=10**8),
+    "line qty at the engine's limit": touchpoint("purchase.placed",
+                                                 lines=[{**LINE, "qty": 10**8}]),
+    "adjusted by -10^8": touchpoint("part.adjusted", qty=-(10**8)),
+    "first and last years": touchpoint("invoice.issued", occurred_at="1900-01-01T00:00:00Z",
+                                       due_date="9000-12-31"),
+    "line breaks and a tab in free text": touchpoint(OPENED, text="a\r\n\tb\u2028c"),
+    "a line separator in an id": touchpoint(DELIVERED, order_id="O\u2028"),
 }
 
 
@@ -333,8 +362,10 @@ GAPS = {
     "to_location equals location": touchpoint("part.transferred", to_location="L1"),
     "a JSON number with 3 decimals": touchpoint("invoice.paid", amount=Decimal("12.345")),
     "February 30th": touchpoint("invoice.issued", due_date="2024-02-30"),
-    "beyond 9999 in UTC": touchpoint("purchase.delivered",
-                                     occurred_at="9999-12-31T23:30:00-01:00"),
+    "beyond 9000 in UTC": touchpoint("purchase.delivered",
+                                     occurred_at="9000-12-31T23:30:00-01:00"),
+    "before 1900 in UTC": touchpoint("purchase.delivered",
+                                     occurred_at="1900-01-01T00:30:00+01:00"),
 }
 
 
@@ -422,7 +453,8 @@ def two(low: int, high: int) -> st.SearchStrategy[str]:
 
 
 dates = st.tuples(
-    st.sampled_from([0, 1, 2023, 2024, 9999]) | st.integers(0, 9999), two(0, 13), two(0, 32)
+    st.sampled_from([0, 1, 1899, 1900, 2023, 2024, 9000, 9001, 9999]) | st.integers(0, 9999),
+    two(0, 13), two(0, 32),
 ).map(lambda ymd: f"{ymd[0]:04d}-{ymd[1]}-{ymd[2]}")
 offsets = st.sampled_from(["Z", "z", ""]) | st.tuples(
     st.sampled_from("+-"), two(0, 24), two(0, 60)).map(lambda o: f"{o[0]}{o[1]}:{o[2]}")

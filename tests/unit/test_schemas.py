@@ -288,7 +288,9 @@ def test_kind_is_the_part_of_the_type_before_the_dot(type_: str, kind: str) -> N
         ("2024-05-01T10:15:00.5Z", datetime(2024, 5, 1, 10, 15, 0, 500000, tzinfo=UTC)),
         ("2024-05-01T10:15:00.123456789Z", datetime(2024, 5, 1, 10, 15, 0, 123456, tzinfo=UTC)),
         ("2024-02-29T00:00:00Z", datetime(2024, 2, 29, tzinfo=UTC)),
-        ("9999-12-31T23:59:59Z", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("9000-12-31T23:59:59Z", datetime(9000, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("1900-01-01T00:00:00Z", datetime(1900, 1, 1, tzinfo=UTC)),
+        ("1900-01-01T00:30:00-01:00", datetime(1900, 1, 1, 1, 30, tzinfo=UTC)),
     ],
 )
 def test_occurred_at_accepts_rfc_3339_with_an_offset(written: str, expected: datetime) -> None:
@@ -363,7 +365,8 @@ def test_envelope_strings_at_their_limits_are_accepted(field: str, value: str) -
         ("invoice.paid", "amount", "0.01"),
         ("invoice.issued", "amount", 0),
         ("invoice.issued", "due_date", "2024-02-29"),
-        ("part.received", "qty", 10**30),
+        ("part.received", "qty", 10**8),
+        ("part.adjusted", "qty", -(10**8)),
         ("part.received", "unit_cost", "0.00"),
     ],
 )
@@ -523,8 +526,11 @@ INVALID_CASES = [
     bad("hour 24", "purchase.delivered", occurred_at="2024-05-01T24:00:00Z"),
     bad("leap second", "purchase.delivered", occurred_at="2016-12-31T23:59:60Z"),
     bad("year 0", "purchase.delivered", occurred_at="0000-01-01T00:00:00Z"),
+    bad("year 1", "purchase.delivered", occurred_at="0001-01-01T00:00:00Z"),
     bad("below year 1", "purchase.delivered", occurred_at="0001-01-01T00:30:00+01:00"),
-    bad("above 9999", "purchase.delivered", occurred_at="9999-12-31T23:30:00-01:00"),
+    bad("below 1900 in UTC", "purchase.delivered", occurred_at="1900-01-01T00:30:00+01:00"),
+    bad("above 9000 in UTC", "purchase.delivered", occurred_at="9000-12-31T23:30:00-01:00"),
+    bad("year 9999", "purchase.delivered", occurred_at="9999-12-31T23:59:59Z"),
     bad("unicode digits", "purchase.delivered", occurred_at="\uff12024-05-01T10:15:00Z"),
     bad("empty fraction", "purchase.delivered", occurred_at="2024-05-01T10:15:00.Z"),
     bad("epoch number", "purchase.delivered", occurred_at=1714557300),
@@ -713,7 +719,7 @@ def test_a_schema_violation_is_invalid_and_its_detail_names_the_field(
         (
             "purchase.placed",
             {"lines": [{"sku": "S", "qty": 0, "unit_price": 1}]},
-            "lines[0].qty: must be an integer >= 1 (got 0)",
+            "lines[0].qty: must be an integer from 1 to 100000000 (got 0)",
         ),
         (
             "invoice.paid",
