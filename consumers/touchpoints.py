@@ -7,6 +7,11 @@ message (see ``consumers.group``). Rejects also go to
 the dead-letter topic with the original bytes untouched and ``reason``/``detail`` headers;
 they are sent and acknowledged *before* the store transaction, so a crash in between can
 send a dead letter twice (its ``source_*`` headers identify it) but never lose one.
+
+Touchpoints are decided in arrival order, and Kafka orders messages only within a partition:
+the input topic is created with one partition (``Topics.inbound``). One that producers created
+with more is read as it is, with a warning (``PARTITIONED``), since its partitions interleave
+in an order of their own.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import structlog
 
 from journey.consumers.group import consume_group, with_reconnects
 from journey.infra.failpoints import failpoint
-from journey.infra.ingest import Ingestor, IngestSummary
+from journey.infra.ingest import Ingestor, IngestSummary, kafka_provenance
 from journey.infra.kafka.client import (
     KafkaUnavailable,
     close_producer,
@@ -33,13 +38,23 @@ from journey.infra.views.projector import Projector, ViewFailed
 
 log = structlog.get_logger("journey.consume")
 
+#: What reading a multi-partition input topic means, for the warning.
+PARTITIONED = (
+    "Kafka keeps arrival order only within a partition, so touchpoints are decided in an order "
+    "that interleaves the partitions, not the order they were sent in, and one that overtakes "
+    "what it depends on is rejected (unknown_entity, invalid_transition, insufficient_stock ...). "
+    "Give the topic 1 partition; else key each message by customer_id (part.* by part_id) "
+    "and re-decide the rejects once everything has arrived"
+)
+
 
 class TouchpointConsumer:
     """Reads contract-JSON touchpoints from ``<prefix>.touchpoints`` in a consumer group."""
 
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
                  *, batch_size: int = 2000, cache_size: int = 50_000,
-                 consumer_options: dict[str, Any] | None = None, views: bool = True) -> None:
+                 consumer_options: dict[str, Any] | None = None, views: bool = True,
+                 warn: Callable[[str], object] | None = None) -> None:
         self.app = app
         # As after `journey ingest`, the views reflect each batch once it is stored
         # (their own exactly-once transactions; a crash in between is caught up later).
@@ -51,6 +66,9 @@ class TouchpointConsumer:
         self.batch_size = batch_size
         self.ingestor = Ingestor(app, batch_size, cache_size)
         self.consumer_options = consumer_options or {}
+        #: Told (besides the log) when the input topic has more than one partition.
+        self.warn = warn
+        self.partitions: int | None = None  # of the input topic, as last found
 
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
@@ -67,8 +85,8 @@ class TouchpointConsumer:
 
     def _run_once(self, summary: IngestSummary, backoff: Backoff, *, follow: bool, idle: float,
                   stop: Callable[[], bool], progress: Callable[[int], None] | None) -> None:
-        ensure_topics(self.bootstrap, {self.topics.touchpoints: self.topics.partitions,
-                                       self.topics.dlq: self.topics.partitions})
+        found = ensure_topics(self.bootstrap, self.topics.inbound, any_count=self.topics.inbound)
+        self._check_partitions(found[self.topics.touchpoints])
         recorder = self.app.journey_recorder
         consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
         producer = make_producer(self.bootstrap)
@@ -94,6 +112,18 @@ class TouchpointConsumer:
             consumer.close()
             close_producer(producer)
 
+    def _check_partitions(self, partitions: int) -> None:
+        """Warn (once per count found) when the input topic has more than one partition."""
+        if partitions == self.partitions:
+            return
+        self.partitions = partitions
+        if partitions > 1:
+            log.warning("consume.touchpoints.partitioned", topic=self.topics.touchpoints,
+                        partitions=partitions, consequence=PARTITIONED)
+            if self.warn is not None:
+                self.warn(f"topic {self.topics.touchpoints} has {partitions} partitions: "
+                          f"{PARTITIONED}")
+
     def _decide(self, polled: dict[Any, list[Any]], producer: Any, summary: IngestSummary
                 ) -> list[OffsetRow]:
         records = [record for batch in polled.values() for record in batch]
@@ -115,6 +145,7 @@ class TouchpointConsumer:
         summary.add(self.ingestor.ingest_batch(
             [record.value or b"" for record in records],
             offsets=(self.name, offsets), before_save=dead_letters,
+            sources=[kafka_provenance(r.topic, r.partition, r.offset) for r in records],
         ))
         failpoint("consume.after_store")  # stored with its offsets, Kafka not yet told
         return offsets

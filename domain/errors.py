@@ -11,14 +11,19 @@ classes):
     │   ├── PositionConflict    another writer appended since this batch was decided
     │   ├── LeaseHeld           another process holds a lease (e.g. the relay's)
     │   ├── AuditChainError     the audit chain does not continue the log
-    │   └── AuditKeyMismatch    the configured audit secret is not the one the store is sealed with
+    │   ├── AuditKeyMismatch    the configured audit secret is not the one the store is sealed with
+    │   ├── StoreMissing        no store at the URL (readers never create one), or no such database
+    │   └── LoginRefused        PostgreSQL refused the login (no such role, wrong password)
     ├── IngestError             (infra.ingest) the input cannot be read
     ├── RunInProgress           (infra.ingest) another live process is ingesting the same file
     ├── ViewFailed              (infra.views.projector) the views cannot take an event of the log
-    ├── BoundError              (infra.bounds) a time bound is no month, day or instant
+    ├── Interrupted             (infra.cli.interrupts) Ctrl-C: what was kept, how to resume
+    ├── UsageError              a command-line option has a bad value (the CLI exits 2)
+    │   └── BoundError          (infra.bounds) a time bound is no month, day or instant
     ├── ExportError             (infra.audit.files) an export cannot be written or read
     ├── KafkaUnavailable        (infra.kafka.client) no broker answers, or it refused
     ├── TopicMismatch           (infra.kafka.client) a topic has another partition count
+    ├── TopicMissing            (infra.kafka.client) a reader's topic is not on the broker
     ├── BrokerError             (infra.kafka.broker) the bundled broker would not start
     ├── BrokerDataLost          (infra.kafka.losses) the broker lost messages it had acknowledged
     ├── EventEncodeError        (infra.kafka.codec) a stored event does not fit its schema
@@ -54,6 +59,11 @@ REASONS: Final = (
 
 class JourneyError(Exception):
     """Root of the engine's own errors."""
+
+
+class UsageError(JourneyError):
+    """A command-line option (or a value given for a setting) that is not of the expected
+    form; its message is one line ``<option>: <what is wrong> (got <value>)``."""
 
 
 class TouchpointRejected(JourneyError):

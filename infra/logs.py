@@ -7,9 +7,15 @@ import sys
 
 import structlog
 
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("auto", "json", "console")
+
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Send every log line to stderr; ``fmt`` is ``auto``, ``json`` or ``console``."""
+    if level.lower() not in LEVELS or fmt not in FORMATS:
+        raise ValueError(f"log level {level!r} (expected one of {', '.join(LEVELS)}) or log "
+                         f"format {fmt!r} (expected one of {', '.join(FORMATS)}) unknown")
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
@@ -34,3 +40,29 @@ def _identity(
     _logger: object, _name: str, event_dict: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
     return event_dict
+
+
+def library_default() -> None:
+    """The engine used as a library is quiet: unless the application (or the ``journey``
+    command, ``configure_logging``) has configured structlog, the engine's log lines go to
+    the standard library's ``logging``, under their loggers' names (``journey.ingest``,
+    ``journey.views`` ...). Python's defaults then apply: nothing below WARNING, and
+    warnings and errors on stderr (``logging.lastResort``) until the application sets up
+    handlers of its own (``logging.basicConfig(level=logging.DEBUG)`` shows everything).
+
+    Called when ``journey.infra`` is first imported; an application that configures
+    structlog before or after keeps its own configuration.
+    """
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,  # a level the logger drops costs one check
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.format_exc_info,
+            structlog.processors.LogfmtRenderer(key_order=["event"], drop_missing=True),
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )

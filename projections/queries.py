@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NotRequired, Protocol, TypedDict
 
@@ -77,6 +77,23 @@ class CustomerReport(TypedDict):
     customers: list[CustomerErrors]
 
 
+class Freshness(TypedDict):
+    """Which log position an answer reflects (the ``freshness`` of every ``--json`` query).
+
+    ``view_position``: every event of the log up to this position is in the answer (the
+    lowest tracking position of the views it read); ``log_head``: the log's last position
+    when it was asked. They differ after ``ingest --no-views`` until ``journey project``.
+    ``source`` is ``"views"`` for the live views; ``"log"`` for an answer replayed from the
+    log itself (``--as-of``/``--known-at``, which then follow here), always complete.
+    """
+
+    view_position: int
+    log_head: int
+    source: str
+    as_of: NotRequired[str | None]
+    known_at: NotRequired[str | None]
+
+
 class Reader(Protocol):
     """A DB-API cursor with positional rows, and the dialect's placeholder rewrite."""
 
@@ -90,6 +107,20 @@ class ViewQueries:
     cursor: Reader
     sql: Callable[[str], str]
     t: Tables
+    #: Per projection, the last log position it has folded in, and the log's head, when
+    #: known (read before the answers: they reflect at least that much); see ``freshness``.
+    positions: Mapping[str, int] | None = None
+    log_head: int | None = None
+    #: The projections the answers so far came from.
+    read: set[str] = field(default_factory=set, compare=False)
+
+    def freshness(self) -> Freshness | None:
+        """Which log position the answers so far reflect (``None``: positions not known)."""
+        if self.positions is None or self.log_head is None:
+            return None
+        names = self.read or set(self.positions)
+        return {"view_position": min(self.positions[name] for name in names),
+                "log_head": self.log_head, "source": "views"}
 
     def _rows(self, statement: str, *params: Any) -> list[Any]:
         self.cursor.execute(self.sql(statement), params)
@@ -97,6 +128,7 @@ class ViewQueries:
 
     def timeline(self, customer_id: str) -> Timeline:
         """Every touchpoint of a customer, their repairs' part movements included."""
+        self.read.add("touchpoints")
         rows = self._rows(
             f"SELECT touchpoint_id, type, occurred_at, entity, code FROM {self.t.view_touchpoints} "
             "WHERE customer_id = ? ORDER BY occurred_us, seq", customer_id)
@@ -108,6 +140,7 @@ class ViewQueries:
 
     def customers(self, top: int = 10) -> CustomerReport:
         """The customers with the most touchpoints carrying an error code."""
+        self.read.add("touchpoints")
         rows = self._rows(
             f"SELECT customer_id, COUNT(*) AS touchpoints, COUNT(code) AS errors "
             f"FROM {self.t.view_touchpoints} "
@@ -119,6 +152,7 @@ class ViewQueries:
     def errors(self, kind: str | None = None, first_month: str | None = None,
                last_month: str | None = None) -> ErrorReport:
         """Error rates per kind and month, counts per code, failure demand per month."""
+        self.read.add("touchpoints")
         where, params = _month_filter(first_month, last_month)
         kind_where = where + (" AND kind = ?" if kind else "")
         kind_params = [*params, kind] if kind else params
@@ -149,6 +183,7 @@ class ViewQueries:
     def stock(self, part_id: str | None = None, location: str | None = None,
               needs_reorder: bool = False, planning: Planning | None = None) -> StockReport:
         """Stock levels per (part, location) with demand-based planning figures."""
+        self.read.add("stock")
         planning = planning or Planning()
         filters = {"part_id": part_id, "location": location}
         params = [value for value in filters.values() if value is not None]

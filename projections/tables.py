@@ -1,18 +1,8 @@
-"""The view tables, documented for analysts who query them with SQL directly.
+"""The view tables' names: each projection's tables, and their names for one generation.
 
-``view_touchpoints``     one row per accepted touchpoint: timeline entries with their error code
-``view_error_rates``     touchpoints and errors per kind and month
-``view_error_codes``     touchpoints per error code
-``view_failure_demand``  contacts and failure-demand contacts per month
-``view_stock``           per (part_id, location): on_hand, reserved, backordered (+ per repair),
-                         and the planning window's issued sums (window_qty, window_squares)
-``view_stock_issues``    issued quantity per (part_id, location, day), for planning
-``view_repairs``, ``view_fixed``, ``view_stock_meta``   bookkeeping of the folds
-
-``available`` is ``on_hand - reserved``. A rebuild fills the same tables with the suffix
-``_next`` and renames them over the live ones in one transaction.
-
-Each view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
+What every view table and column means, for analysts who query them with SQL, is in the
+generated reference ``docs/tables.md`` (the words: ``infra/audit/table_docs.py``). Each
+view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
 ``stock/table.py``); ``projections.views`` puts them together.
 """
 

@@ -12,10 +12,16 @@ gates every change to a current schema on reading data written with each release
 written with a release's schema still decode: ``decode`` knows every release's fingerprint and
 resolves such a body to the current schema.
 
+Logical types sit inside the field's type (``{"type": {"type": "long", "logicalType":
+"timestamp-micros"}}``, uuids ``{"type": "string", "logicalType": "uuid"}``, dates ``{"type":
+"int", "logicalType": "date"}``), where the specification puts them and where the Java, C#,
+Rust and Python implementations all read them.
+
 The fingerprint is the specification's: CRC-64-AVRO of the parsing canonical form, which strips
 ``logicalType`` (Java and fastavro agree). The Python ``avro`` package 1.12 keeps an annotated
 primitive as ``{"type": "long"}`` in its canonical form, so for these schemas its
-``Schema.fingerprint()`` differs; given the schema without ``logicalType`` it agrees.
+``Schema.fingerprint()`` differs; given the schema without ``logicalType``
+(``without_logical_types``) it agrees.
 
 Everything is parsed once, at import; ``encode`` and ``decode`` only look up and run fastavro.
 """
@@ -76,24 +82,23 @@ class _Reader:
     reader: _Schema | None
 
 
-def _without_logical_types(node: Any) -> Any:
-    """The same schema minus ``logicalType``: same bytes, same canonical form, base values."""
+def without_logical_types(node: Any) -> Any:
+    """The same schema minus ``logicalType``: same bytes, same canonical form, base values
+    (and what to hand the official Python ``avro`` package to fingerprint: see above)."""
     if isinstance(node, dict):
-        return {k: _without_logical_types(v) for k, v in node.items() if k != "logicalType"}
+        return {k: without_logical_types(v) for k, v in node.items() if k != "logicalType"}
     if isinstance(node, list):
-        return [_without_logical_types(v) for v in node]
+        return [without_logical_types(v) for v in node]
     return node
 
 
 def with_logical_types(node: Any) -> Any:
-    """The ``.avsc`` files annotate a field (``"type": "long", "logicalType":
-    "timestamp-micros"``) rather than its type (``{"type": "long", "logicalType": ...}``).
+    """A schema with every logical type inside its type, as the ``.avsc`` files have it.
 
-    Both have the same bytes and, by the spec, the same canonical form and fingerprint;
-    but the official Python ``avro`` package keeps the object form of a primitive type in
-    its canonical form, so with annotated types its fingerprints differ from everyone
-    else's. Annotating the field keeps every implementation's fingerprint the same; here
-    the annotation moves into the type, so fastavro converts datetimes, dates and UUIDs.
+    Earlier copies of the files (a subscriber may still hold one) annotated the field
+    instead (``"type": "long", "logicalType": "timestamp-micros"``), which other
+    implementations ignore; here such an annotation moves into the type. Both forms have
+    the same bytes and the same canonical form, hence the same fingerprint.
     """
     if isinstance(node, list):
         return [with_logical_types(v) for v in node]
@@ -114,7 +119,7 @@ def _parse(path: Path, expected_name: str) -> _Schema:
     try:
         raw = with_logical_types(json.loads(text))
         parsed = parse_schema(raw)
-        plain = parse_schema(_without_logical_types(raw))
+        plain = parse_schema(without_logical_types(raw))
     except (ValueError, TypeError, KeyError) as exc:
         raise AvroCodecError(f"{path}: not a valid Avro schema: {exc}") from exc
     if not isinstance(parsed, dict) or not isinstance(plain, dict):

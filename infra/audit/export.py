@@ -29,7 +29,10 @@ whole export; only regular files are written, an existing one only with ``force`
 (``journey.infra.audit.files``). Given a binary stream instead of a path (``journey export
 -o -``: standard output), it writes the container to the stream as it goes.
 
-``journey.infra.audit.verify_export`` checks such a file against the store.
+Each record also carries the store's audit chain hashes (``chain_prev``, ``chain_hash``; see
+``journey.infra.store.chain``), and the metadata the chain hash and seal of the head
+position, so the file can be checked without the store: ``journey.infra.audit.verify_export``
+checks it against the store, or on its own (offline).
 """
 
 from __future__ import annotations
@@ -52,12 +55,16 @@ from journey.domain.stock import PartStock
 from journey.infra.audit.files import ExportError as ExportError  # raised here; defined there
 from journey.infra.audit.files import atomic_output
 from journey.infra.store import JourneyApplication, store_url
+from journey.infra.store.chain import ZERO_HASH
 
 #: Notifications read per query.
 PAGE = 2000
 
 #: Version of the file layout (schema and metadata keys); bumped on incompatible changes.
-FORMAT = "1"
+#: "2" added the chain hashes (fields ``chain_prev``, ``chain_hash``; ``journey.head_*``
+#: metadata); files of format "1" still verify against the store.
+FORMAT = "2"
+FORMATS = ("1", "2")
 
 #: The container's own metadata, besides Avro's ``avro.schema`` and ``avro.codec``.
 FILE_METADATA = {
@@ -66,6 +73,10 @@ FILE_METADATA = {
     "journey.head_position": "the log position the export read up to (inclusive)",
     "journey.exported_at": "when the export started, RFC 3339 UTC",
     "journey.selection": 'JSON {"customer": ..., "start": ..., "end": ...}; null = no filter',
+    "journey.head_hash": "the store's audit chain hash at the head position (hex; '' if none)",
+    "journey.head_seal": "the store's HMAC seal of that hash (hex; '' if none): checkable "
+                         "only with the store's JOURNEY_AUDIT_SECRET",
+    "journey.key_fingerprint": "the fingerprint of the key the store's seals are made with",
 }
 
 _TIME = "RFC 3339 in UTC, always with 6 fractional digits and Z (fixed width, sorts as text)"
@@ -102,10 +113,22 @@ SCHEMA: dict[str, Any] = {
                 "as written by the eventsourcing library's JSON transcoder)."},
         {"name": "state_sha256", "type": "string",
          "doc": "SHA-256 of 'state', lower-case hex."},
+        {"name": "chain_prev", "type": ["null", "string"], "default": None,
+         "doc": "The store's audit chain hash (hex) of the chained event before this one in "
+                "the log (64 zeros before the first); null if the store has no chain row "
+                "for this event."},
+        {"name": "chain_hash", "type": ["null", "string"], "default": None,
+         "doc": "The store's audit chain hash (hex) of this event: SHA-256 of chain_prev's "
+                "bytes, then int64 position, int64 originator_version, uint32 lengths of "
+                "the originator id (32 hex digits), topic and state (big-endian), then "
+                "those three."},
     ],
 }
 
 PARSED_SCHEMA = fastavro.parse_schema(SCHEMA)
+#: Format "1": the same schema without the chain hashes.
+SCHEMA_V1: dict[str, Any] = {**SCHEMA, "fields": SCHEMA["fields"][:-2]}
+PARSED_SCHEMAS = {"1": fastavro.parse_schema(SCHEMA_V1), "2": PARSED_SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -175,12 +198,16 @@ def export_events(app: JourneyApplication, out_path: str | os.PathLike[str] | Bi
         if not os.fspath(out_path):
             raise ExportError("'' names no file: give a file name (or - for standard output)")
     head = app.journey_recorder.position()
+    head_hash, head_seal = head_anchor(app, head)
     metadata = {
         "journey.format": FORMAT,
         "journey.store": store_url(app.env),
         "journey.head_position": str(head),
         "journey.exported_at": rfc3339(datetime.now(UTC)),
         "journey.selection": json.dumps(selection.as_json(), sort_keys=True),
+        "journey.head_hash": head_hash,
+        "journey.head_seal": head_seal,
+        "journey.key_fingerprint": app.journey_recorder.recorded_fingerprint() or "",
     }
     scan = Scan(app, selection, head)
     if stream is None:
@@ -198,6 +225,18 @@ def export_events(app: JourneyApplication, out_path: str | os.PathLike[str] | Bi
         size = counted.written
     return ExportSummary(str(target), scan.selected, scan.scanned, head, selection.as_json(),
                          size, round(time.perf_counter() - started, 3))
+
+
+def head_anchor(app: JourneyApplication, head: int) -> tuple[str, str]:
+    """The chain hash and the seal of position ``head`` (hex; '' where there is none)."""
+    r = app.journey_recorder
+    with r.read_rows() as c:
+        c.execute(f"SELECT hash FROM {r.chain_sql} WHERE position = {r.ph}", (head,))
+        chained = c.fetchone()
+        c.execute(f"SELECT mac FROM {r.seals_sql} WHERE position = {r.ph}", (head,))
+        sealed = c.fetchone()
+    return ("" if chained is None else bytes(chained[0]).hex(),
+            "" if sealed is None else bytes(sealed[0]).hex())
 
 
 def _write(out: Any, scan: Scan, metadata: dict[str, str]) -> None:
@@ -265,21 +304,24 @@ class Scan:
             page = self.app.recorder.select_notifications(position, PAGE, stop=self.head)
             if not page:
                 break
+            chain = _ChainPage(self.app, position, page[-1].id)
             for n in page:
                 self.scanned += 1
+                links = chain.links(n.id)
                 try:
                     event: Any = to_domain_event(n)
+                    record = _record(n, event, links)  # a field the event lacks: undecodable
                 except Exception as exc:  # any decoding failure of one stored event
                     yield Undecodable(n, f"{type(exc).__name__}: {exc}")
                     continue
                 if not self.selection.filtered:
                     self.selected += 1
-                    yield _record(n, event)
+                    yield record
                     continue
                 if getattr(event, "occurred_at", None) is None:
                     # No touchpoint of its own: it goes with the next event (its movement).
                     # One held before it was an orphan, left out by a filtered export.
-                    held = (_record(n, event), n.originator_id)
+                    held = (record, n.originator_id)
                     continue
                 chosen = self._selects(event)
                 if held is not None:
@@ -289,7 +331,7 @@ class Scan:
                     held = None
                 if chosen:
                     self.selected += 1
-                    yield _record(n, event)
+                    yield record
             position = page[-1].id + 1
 
     def _selects(self, event: Any) -> bool:
@@ -306,7 +348,36 @@ class Scan:
         return s.end is None or event.occurred_at <= s.end
 
 
-def _record(n: Notification, event: Any) -> dict[str, Any]:
+class _ChainPage:
+    """The store's chain rows for positions ``first..last``: each event's hash and the hash
+    of the chained position before it (the chain links rows, not numbers)."""
+
+    def __init__(self, app: JourneyApplication, first: int, last: int) -> None:
+        r = app.journey_recorder
+        with r.read_rows() as c:
+            c.execute(f"SELECT hash FROM {r.chain_sql} WHERE position < {r.ph} "
+                      "ORDER BY position DESC LIMIT 1", (first,))
+            before = c.fetchone()
+            c.execute(f"SELECT position, hash FROM {r.chain_sql} WHERE position >= {r.ph} "
+                      f"AND position <= {r.ph} ORDER BY position", (first, last))
+            self.rows = [(int(p), bytes(h)) for p, h in c.fetchall()]
+        self.prev = ZERO_HASH if before is None else bytes(before[0])
+        self.i = 0
+
+    def links(self, position: int) -> tuple[str | None, str | None]:
+        """(chain_prev, chain_hash) of the event at ``position``, in increasing order."""
+        while self.i < len(self.rows) and self.rows[self.i][0] < position:
+            self.prev = self.rows[self.i][1]  # a chained position without its event
+            self.i += 1
+        if self.i < len(self.rows) and self.rows[self.i][0] == position:
+            prev, own = self.prev, self.rows[self.i][1]
+            self.prev, self.i = own, self.i + 1
+            return prev.hex(), own.hex()
+        return None, None
+
+
+def _record(n: Notification, event: Any,
+            links: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     state = bytes(n.state)
     occurred = getattr(event, "occurred_at", None)
     return {
@@ -321,6 +392,8 @@ def _record(n: Notification, event: Any) -> dict[str, Any]:
         "occurred_at": None if occurred is None else rfc3339(occurred),
         "state": state,
         "state_sha256": hashlib.sha256(state).hexdigest(),
+        "chain_prev": links[0],
+        "chain_hash": links[1],
     }
 
 

@@ -43,8 +43,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
+from journey.infra.audit.findings import (
+    Finding,
+    Row,
+    as_bytes,
+    chain_altered,
+    fields_of,
+    find_swap,
+    rows_named,
+    seal_invalid,
+)
 from journey.infra.store import JourneyApplication, JourneyRecorderMixin
 from journey.infra.store.chain import (
     DEFAULT_FINGERPRINT,
@@ -58,8 +67,6 @@ from journey.infra.store.chain import (
 )
 
 CHUNK_SIZE = 10_000
-#: After a mismatch, how many later rows that fail too are tried as the other half of a swap.
-SWAP_CANDIDATES = 1000
 #: Exit code of ``audit verify`` when nothing was found altered but the seals prove nothing
 #: (``seals``: default-key, unverified, key-mismatch); 1 means a finding (``problem``).
 EXIT_UNPROVEN = 3
@@ -70,9 +77,6 @@ NO_FINGERPRINT_WARNING = (
     "seals were checked with the configured key; the next append records it"
 )
 
-_FIELDS = ("originator_id", "originator_version", "topic", "state")
-
-Fields = tuple[str, int, str, bytes]
 
 
 @dataclass
@@ -93,6 +97,8 @@ class AuditReport:
     recorded_fingerprint: str | None = None  # the store's key, as recorded by its writers
     configured_fingerprint: str | None = None  # JOURNEY_AUDIT_SECRET's (None: not set)
     reason: str | None = None  # one line: why not ok
+    expected_head: str | None = None  # --expect-head: a head_hash kept elsewhere
+    expected_head_at: int | None = None  # the verified position whose chain hash it is
 
     @property
     def events_per_second(self) -> float:
@@ -119,29 +125,25 @@ class AuditReport:
             "sealed_up_to": self.sealed_up_to,
             "head_hash": self.head_hash,
             "warnings": self.warnings,
-        }
+        } | ({} if self.expected_head is None else {"expected_head": {
+            "hash": self.expected_head, "found_at": self.expected_head_at,
+            "events_after": None if self.expected_head_at is None
+            else self.events - self.events_at_expected}})
+
+    events_at_expected: int = 0  # verified events up to expected_head_at
 
 
-@dataclass(slots=True)
-class _Row:
-    """One position: its event (canonical fields, or ``None`` if unreadable), chain, seal."""
-
-    position: int
-    has_event: bool
-    event: Fields | None
-    chain: bytes | None
-    mac: bytes | None
-
-
-@dataclass(slots=True)
-class _Finding:
-    position: int
-    problem: str
-    detail: str
+def expect_head_hash(value: str) -> str:
+    """A head hash as ``--expect-head`` takes it: 64 hex digits (``head_hash`` of a report)."""
+    text = value.strip().lower()
+    if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
+        raise ValueError(f"expected 64 hex digits, the head_hash of an earlier `journey audit "
+                         f"verify --json` (got {value!r})")
+    return text
 
 
 def verify_log(app: JourneyApplication, secret: str | None = None, *,
-               chunk_size: int = CHUNK_SIZE) -> AuditReport:
+               chunk_size: int = CHUNK_SIZE, expect_head: str | None = None) -> AuditReport:
     """Verify the whole log against the audit chain and seals, streaming it in order.
 
     ``secret`` keys the seals; ``None`` means the one the store was opened with
@@ -164,8 +166,11 @@ def verify_log(app: JourneyApplication, secret: str | None = None, *,
         # Nothing recorded and no secret: the default key if the first seal says so.
         verifier.probing = recorded is None and not configured
         seals = "default-key" if fingerprint == DEFAULT_FINGERPRINT else "verified"
+    verifier.expect = None if expect_head is None else bytes.fromhex(expect_head)
     report = verifier.run()
     report.seconds = time.perf_counter() - started
+    if expect_head is not None:
+        _check_anchor(report, verifier, expect_head)
     if verifier.probing_failed:
         seals = "unverified"
     elif verifier.key is not None and report.problem in SEAL_PROBLEMS:
@@ -178,11 +183,24 @@ def verify_log(app: JourneyApplication, secret: str | None = None, *,
     report.ok = report.problem is None and seals == "verified"
     if seals != "verified" and seals != "invalid":
         report.sealed_up_to, report.head_hash = 0, None  # nothing is authenticated
-    if report.problem is not None:
+    if report.problem is not None and report.first_bad_position is None:
+        report.reason = f"{report.problem}: {report.detail}"
+    elif report.problem is not None:
         report.reason = f"position {report.first_bad_position}: {report.problem}: {report.detail}"
     elif not report.ok:
         report.reason = _unproven(seals, recorded, report.configured_fingerprint)
     return report
+
+
+def _check_anchor(report: AuditReport, verifier: _Verifier, expected: str) -> None:
+    """``--expect-head``: the verified chain must pass through the hash kept elsewhere."""
+    report.expected_head, report.expected_head_at = expected, verifier.expect_at
+    report.events_at_expected = verifier.events_at_expect
+    if verifier.expect_at is None and report.problem is None:
+        report.problem = "head_not_found"
+        report.detail = (f"the expected head hash {expected} is not the chain hash of any "
+                         f"of the {report.events} verified positions: the log was cut off or "
+                         "rewritten before it (or the hash is not from this store)")
 
 
 def _unproven(seals: str, recorded: str | None, configured: str | None) -> str:
@@ -211,7 +229,10 @@ class _Verifier:
         #: store has a secret, so the MACs go unchecked rather than reported as tampering.
         self.probing = False
         self.probing_failed = False
-        self.seal_finding: _Finding | None = None
+        self.seal_finding: Finding | None = None
+        self.expect: bytes | None = None  # --expect-head, and where the chain passed it
+        self.expect_at: int | None = None
+        self.events_at_expect = 0
 
     def run(self) -> AuditReport:
         rows = self._rows()
@@ -231,7 +252,7 @@ class _Verifier:
 
     # --- the pass over the log --------------------------------------------------------------
 
-    def _scan(self, rows: Iterator[_Row]) -> _Finding | None:
+    def _scan(self, rows: Iterator[Row]) -> Finding | None:
         """The first chain problem (the pass stops there); the first seal problem is kept
         in ``seal_finding`` and the pass goes on checking the chain."""
         prev, prev_pos = ZERO_HASH, 0  # the last verified chained position and its hash
@@ -243,15 +264,17 @@ class _Verifier:
                 if event is None or link(prev, pos, *event) != chain:
                     return self._mismatch(row, prev, prev_pos, rows)
                 self.events += 1
+                if chain == self.expect:
+                    self.expect_at, self.events_at_expect = pos, self.events
             elif chain is not None:
-                return _Finding(pos, "deleted", f"position {pos} is in the audit chain but its "
+                return Finding(pos, "deleted", f"position {pos} is in the audit chain but its "
                                 "event row is missing from the log")
             elif row.has_event:
                 return self._unchained(row, prev, prev_pos, rows)
             else:
                 first = prev_pos + 1
-                return _Finding(first, "deleted", f"position {pos} was sealed but neither its "
-                                f"event nor its chain row exists: {_rows_named(first, pos)} "
+                return Finding(first, "deleted", f"position {pos} was sealed but neither its "
+                                f"event nor its chain row exists: {rows_named(first, pos)} "
                                 "deleted with their chain rows")
             if row.mac is not None:
                 last_seal = pos
@@ -274,59 +297,59 @@ class _Verifier:
         elif self.probing:
             self.probing, self.probing_failed, self.key = False, True, None
         else:
-            self._seal_finding(pos, "seal_invalid", _seal_invalid(pos, self.sealed_up_to))
+            self._seal_finding(pos, "seal_invalid", seal_invalid(pos, self.sealed_up_to))
 
     def _seal_finding(self, pos: int, problem: str, detail: str) -> None:
         if self.seal_finding is None:
-            self.seal_finding = _Finding(pos, problem, detail)
+            self.seal_finding = Finding(pos, problem, detail)
 
-    def _mismatch(self, row: _Row, prev: bytes, prev_pos: int, rows: Iterator[_Row]
-                  ) -> _Finding:
+    def _mismatch(self, row: Row, prev: bytes, prev_pos: int, rows: Iterator[Row]
+                  ) -> Finding:
         """An event row and its chain row disagree: which one changed?"""
         pos, event, chain = row.position, row.event, row.chain
         assert chain is not None
         if event is None:
-            return _Finding(pos, "altered", f"event row {pos} has a column of the wrong type "
+            return Finding(pos, "altered", f"event row {pos} has a column of the wrong type "
                             "(NULL, text for a number, ...): it was altered")
         recomputed = link(prev, pos, *event)
         nxt = next(rows, None)
         if nxt is not None and nxt.event is not None and nxt.chain is not None:
             if link(recomputed, nxt.position, *nxt.event) == nxt.chain:
-                return _chain_altered(pos)  # the event is what the next link was made from
+                return chain_altered(pos)  # the event is what the next link was made from
         elif (row.mac is not None and self.key is not None
               and seal_ok(self.key, pos, recomputed, row.mac)):
-            return _chain_altered(pos)  # the event is what its seal was made from
+            return chain_altered(pos)  # the event is what its seal was made from
         # The event changed. Into (columns of) another row that changed too? That one
         # is the other half of a swap; finding it also proves this chain row authentic.
-        swapped = _find_swap(pos, event, prev, chain, nxt, rows)
+        swapped = find_swap(pos, event, prev, chain, nxt, rows)
         if swapped is not None:
             return swapped
         if pos > prev_pos + 1:
             first = prev_pos + 1
-            return _Finding(first, "deleted", f"position {pos} does not follow on from "
-                            f"position {prev_pos}: {_rows_named(first, pos - 1)} deleted with "
+            return Finding(first, "deleted", f"position {pos} does not follow on from "
+                            f"position {prev_pos}: {rows_named(first, pos - 1)} deleted with "
                             f"their chain rows (or row {pos} was altered)")
-        return _Finding(pos, "altered", f"event row {pos} differs from what was appended "
+        return Finding(pos, "altered", f"event row {pos} differs from what was appended "
                         "(originator, version, topic or state changed)")
 
-    def _unchained(self, row: _Row, prev: bytes, prev_pos: int, rows: Iterator[_Row]
-                   ) -> _Finding:
+    def _unchained(self, row: Row, prev: bytes, prev_pos: int, rows: Iterator[Row]
+                   ) -> Finding:
         """An event row without a chain row: forged, or its chain row was removed."""
         pos = row.position
         nxt = next(rows, None)
         if (row.event is not None and nxt is not None and nxt.event is not None
                 and nxt.chain is not None
                 and link(link(prev, pos, *row.event), nxt.position, *nxt.event) == nxt.chain):
-            return _Finding(pos, "chain_altered", f"the chain row of position {pos} was "
+            return Finding(pos, "chain_altered", f"the chain row of position {pos} was "
                             "deleted; the event row itself is the one that was appended")
         detail = f"event row {pos} has no chain row: it was inserted, not appended"
         if prev_pos == 0 and nxt is not None:
             detail += " (or the store holds events from before the audit chain existed)"
-        return _Finding(pos, "inserted", detail)
+        return Finding(pos, "inserted", detail)
 
     # --- reading ----------------------------------------------------------------------------
 
-    def _rows(self) -> Iterator[_Row]:
+    def _rows(self) -> Iterator[Row]:
         """Every position up to the heads read at the start, merged from the three tables."""
         r = self.recorder
         with r.read_rows() as c:
@@ -351,15 +374,15 @@ class _Verifier:
         while e is not None or h is not None or s is not None:
             pos = min(end if e is None else e[0], end if h is None else h[0],
                       end if s is None else s[0])
-            row = _Row(pos, False, None, None, None)
+            row = Row(pos, False, None, None, None)
             if e is not None and e[0] == pos:
-                row.has_event, row.event = True, _fields(e)
+                row.has_event, row.event = True, fields_of(e)
                 e = next(events, None)
             if h is not None and h[0] == pos:
-                row.chain = _bytes(h[1])
+                row.chain = as_bytes(h[1])
                 h = next(chain, None)
             if s is not None and s[0] == pos:
-                row.mac = _bytes(s[1])
+                row.mac = as_bytes(s[1])
                 s = next(seals, None)
             yield row
 
@@ -375,64 +398,3 @@ class _Verifier:
                 return
             after = int(chunk[-1][0])
 
-
-def _fields(row: tuple[Any, ...]) -> Fields | None:
-    """An event row as the chain hashes it; ``None`` if a column has the wrong type."""
-    _, oid, version, topic, state = row
-    if isinstance(oid, UUID):
-        oid = oid.hex
-    if isinstance(state, memoryview):
-        state = bytes(state)
-    if (not isinstance(oid, str) or type(version) is not int or not isinstance(topic, str)
-            or not isinstance(state, bytes)):
-        return None
-    return oid, version, topic, state
-
-
-def _bytes(value: Any) -> bytes | None:
-    return bytes(value) if isinstance(value, bytes | memoryview | bytearray) else None
-
-
-def _rows_named(first: int, last: int) -> str:
-    return f"row {first} was" if first == last else f"rows {first}..{last} (some or all) were"
-
-
-def _chain_altered(pos: int) -> _Finding:
-    return _Finding(pos, "chain_altered", f"the chain row of position {pos} was rewritten; "
-                    "the event row itself is the one that was appended")
-
-
-def _seal_invalid(pos: int, sealed_up_to: int) -> str:
-    return (f"the seal of position {pos} does not authenticate the chain: events and chain "
-            f"rows in {sealed_up_to + 1}..{pos} were rewritten consistently by someone "
-            "without the secret (or JOURNEY_AUDIT_SECRET differs from the writers')")
-
-
-def _find_swap(pos: int, event: Fields, prev: bytes, chain: bytes, nxt: _Row | None,
-               rows: Iterator[_Row]) -> _Finding | None:
-    """If row ``pos`` holds columns of a later row that no longer matches the chain either,
-    it was swapped (reordered) with that row. ``chain`` is ``pos``'s authentic hash."""
-    stored_prev = chain
-    candidates = 0
-    for row in _chain_rows([nxt] if nxt is not None else [], rows):
-        other, other_chain = row.event, row.chain
-        if other is None or other_chain is None:
-            stored_prev = other_chain or stored_prev
-            continue
-        if link(stored_prev, row.position, *other) != other_chain:
-            candidates += 1
-            if candidates > SWAP_CANDIDATES:
-                return None
-            for mask in range(1, 1 << len(_FIELDS)):
-                pick = [other if mask >> i & 1 else event for i in range(len(_FIELDS))]
-                if link(prev, pos, pick[0][0], pick[1][1], pick[2][2], pick[3][3]) == chain:
-                    names = ", ".join(n for i, n in enumerate(_FIELDS) if mask >> i & 1)
-                    return _Finding(pos, "reordered", f"event row {pos} holds the {names} "
-                                    f"of row {row.position} (rows swapped)")
-        stored_prev = other_chain
-    return None
-
-
-def _chain_rows(first: list[_Row], rows: Iterator[_Row]) -> Iterator[_Row]:
-    yield from first
-    yield from rows

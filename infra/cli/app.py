@@ -33,17 +33,24 @@ from rich.table import Table
 
 from journey.infra.audit.history import TimeFilter
 from journey.infra.bounds import FORMATS, upper
+from journey.infra.cli import options
 from journey.infra.ingest import IngestSummary
 from journey.infra.logs import configure_logging
-from journey.infra.settings import Settings
+from journey.infra.settings import VARIABLES, Settings
 from journey.infra.store import JourneyApplication, open_store
 from journey.infra.views.projector import Projector
 
 log = structlog.get_logger("journey")
 
+#: The environment variables every command reads, for ``journey --help``.
+ENVIRONMENT = "Settings come from the environment (an option, where there is one, wins): " + \
+    "; ".join(f"{variable}: {form}" for variable, form in VARIABLES.values()) + "."
+
 app = typer.Typer(
     name="journey",
     help="Event-sourced customer-journey engine: ingest touchpoints, query journeys.",
+    epilog="Example: journey ingest touchpoints.jsonl && journey errors --from 2026-01\n\n"
+    + ENVIRONMENT,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -51,7 +58,8 @@ app = typer.Typer(
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL: sqlite:///PATH or postgresql://... [env JOURNEY_DB]"),
+    typer.Option("--db", parser=options.store_url,
+                 help="Store URL: sqlite:///PATH or postgresql://... (env JOURNEY_DB)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -69,13 +77,31 @@ stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from journey import __version__
+
+        sys.stdout.write(f"journey {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     db: DbOption = None,
     as_json: JsonOption = False,
-    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
+    log_level: Annotated[str | None, typer.Option(
+        parser=options.log_level,
+        help="debug, info, warning or error (env JOURNEY_LOG_LEVEL; default info)")] = None,
+    log_format: Annotated[str | None, typer.Option(
+        parser=options.log_format, help="json, console or auto (console on a terminal) "
+        "(env JOURNEY_LOG_FORMAT; default auto)")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    state.settings = Settings.from_env().with_(db=db, log_level=log_level)
+    """Every ``JOURNEY_*`` variable is checked here, before any command runs."""
+    state.settings = Settings.from_env().with_(db=db, log_level=log_level,
+                                               log_format=log_format)
     state.json = as_json
     configure_logging(state.settings.log_level, state.settings.log_format)
 
@@ -87,10 +113,14 @@ def emit_json(document: Any) -> None:
 
 
 @contextmanager
-def store(db: str | None) -> Iterator[JourneyApplication]:
-    """The store named by ``--db`` (else the settings), closed when the command ends."""
+def store(db: str | None, *, create: bool = False) -> Iterator[JourneyApplication]:
+    """The store named by ``--db`` (else the settings), closed when the command ends.
+
+    Only writers pass ``create=True`` (ingest, project, rebuild, consume): a reader pointed
+    at a store that is not there (a typo in ``--db``) gets one clear error, and nothing is
+    created."""
     url = db or state.settings.db
-    application = open_store(url, state.settings.audit_secret)
+    application = open_store(url, state.settings.audit_secret, create=create)
     try:
         yield application
     finally:
@@ -142,7 +172,8 @@ class Format(StrEnum):
     json = "json"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+FormatOption = Annotated[Format, typer.Option(
+    "--format", case_sensitive=False, help="table, csv or json")]
 
 
 def show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str, str]) -> None:
@@ -150,6 +181,7 @@ def show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str,
     if as_json or state.json or fmt is Format.json:
         emit_json(document)
         return
+    caption = _freshness_note(document.get("freshness"))
     for key, title in tables.items():
         rows: list[dict[str, Any]] = document[key]
         if fmt is Format.csv:
@@ -160,18 +192,39 @@ def show(document: dict[str, Any], as_json: bool, fmt: Format, tables: dict[str,
                 writer.writerow(rows[0].keys())
                 writer.writerows([_cell(v) for v in row.values()] for row in rows)
             continue
-        table = Table(*(rows[0].keys() if rows else ["(none)"]), title=title)
+        table = Table(*(rows[0].keys() if rows else ["(none)"]), title=title, caption=caption)
         for row in rows:
             table.add_row(*(_cell(v) for v in row.values()))
         stdout.print(table)
 
 
+def _freshness_note(freshness: dict[str, Any] | None) -> str | None:
+    """For a table or CSV answer: a warning on stderr when the views lag the log; the
+    caption of an answer replayed from the log (none for current views)."""
+    if not freshness:
+        return None
+    position, head = freshness["view_position"], freshness["log_head"]
+    if freshness.get("source") == "log":
+        window = ", ".join(f"{key.replace('_', ' ')} {freshness[key]}"
+                           for key in ("as_of", "known_at") if freshness.get(key))
+        return f"replayed from the log ({window}), up to position {position:,}"
+    if position < head:
+        sys.stderr.write(f"journey: warning: the views reflect the log up to position "
+                         f"{position:,} of {head:,}: run journey project to bring them "
+                         "up to date\n")
+        sys.stderr.flush()
+    return None
+
+
 AsOfOption = Annotated[str | None, typer.Option(
-    "--as-of", help="business time: only touchpoints that occurred by the end of this "
+    "--as-of", parser=options.bound("--as-of"),
+    help="business time: only touchpoints that occurred by the end of this "
     f"month, day or instant ({FORMATS}; replayed from the log)")]
 KnownAtOption = Annotated[str | None, typer.Option(
-    "--known-at", help="record time: only what the engine had stored by the end of this "
-    "month, day or instant (replayed from the log)")]
+    "--known-at", parser=options.bound("--known-at"),
+    help="record time: only what the engine had stored by the end of this "
+    "month, day or instant (YYYY-MM, YYYY-MM-DD or RFC 3339 with an offset; replayed from "
+    "the log)")]
 
 
 def time_window(as_of: str | None, known_at: str | None) -> TimeFilter:

@@ -7,6 +7,7 @@ views from the log and compares them with the live ones.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated, BinaryIO
 
@@ -16,9 +17,10 @@ from journey.infra.audit.export import export_events
 from journey.infra.audit.files import ExportError, open_regular, seekable_stdin
 from journey.infra.audit.history import audit_replay
 from journey.infra.audit.history import history as entity_history
-from journey.infra.audit.verify import verify_log
+from journey.infra.audit.verify import AuditReport, expect_head_hash, verify_log
 from journey.infra.audit.verify_export import verify_export
-from journey.infra.bounds import lower, upper
+from journey.infra.bounds import check_range, lower, upper
+from journey.infra.cli import options
 from journey.infra.cli.app import (
     AsOfOption,
     DbOption,
@@ -36,11 +38,13 @@ from journey.infra.cli.app import (
     store,
     time_window,
 )
+from journey.infra.store.chain import audit_key
 
 
-@app.command()
+@app.command(epilog="Example: journey history order:O1 --known-at 2026-03-15")
 def history(
     entity: Annotated[str, typer.Argument(
+        parser=options.entity,
         help="customer:C1, order:O1, invoice:I1, case:K1, repair:R1 or part:P1@WH1")],
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
@@ -57,20 +61,25 @@ def history(
     show({"events": rows}, False, fmt, {"events": f"history of {entity}"})
 
 
-@app.command()
+@app.command(epilog="Example: journey export -o march.avro --from 2026-03 --to 2026-03")
 def export(
     output: Annotated[str, typer.Option(
         "-o", "--output", help="the .avro file to write (created 0600), or - for stdout")],
     db: DbOption = None, as_json: JsonOption = False,
-    customer: Annotated[str | None, typer.Option(help="only this customer's events")] = None,
+    customer: Annotated[str | None, typer.Option(
+        parser=options.text("--customer"), help="only this customer's events")] = None,
     first: Annotated[str | None, typer.Option(
-        "--from", help="occurred at or after the start of this month, day or instant")] = None,
+        "--from", parser=options.bound("--from"),
+        help="occurred at or after the start of this month, day or instant (YYYY-MM, "
+        "YYYY-MM-DD or RFC 3339 with an offset)")] = None,
     last: Annotated[str | None, typer.Option(
-        "--to", help="occurred at or before the end of this month, day or instant")] = None,
+        "--to", parser=options.bound("--to"),
+        help="occurred at or before the end of this month, day or instant")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="replace the file if it exists (a regular file only)")] = False,
 ) -> None:
     """Write selected stored events with their metadata to an Avro container file."""
+    check_range(first, last)
     start = None if first is None else lower(first, "--from")
     end = None if last is None else upper(last, "--to")
     to_stdout = output == "-"
@@ -93,22 +102,35 @@ def export(
         stdout.print(f"exported {summary.records} events to {summary.path}", markup=False)
 
 
-@app.command("verify-export")
+@app.command("verify-export", epilog="Example: journey verify-export march.avro")
 def verify_export_command(
+    ctx: typer.Context,
     path: Annotated[str, typer.Argument(
         help="an .avro file written by journey export, or - for stdin")],
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Check an export against the store, record by record; non-zero exit on a mismatch."""
-    with (seekable_stdin() if path == "-" else open_regular(path)) as stream, store(db) as app_:
-        report = verify_export(app_, path, stream=stream)
+    """Check an export against the store (--db or JOURNEY_DB), record by record; without
+    a store, check the file against itself (its hashes and chain links). Exit 1 on a
+    mismatch."""
+    key = audit_key(state.settings.audit_secret) if state.settings.audit_secret else None
+    with (seekable_stdin() if path == "-" else open_regular(path)) as stream:
+        if not _store_given(ctx, db):
+            report = verify_export(None, path, stream=stream, secret_key=key)
+        else:
+            with store(db) as app_:
+                report = verify_export(app_, path, stream=stream, secret_key=key)
     if as_json or state.json:
         emit_json(report.as_json())
     else:
-        verdict = "ok" if report.ok else f"MISMATCH: {report.first_mismatch}"
-        stdout.print(f"{report.records} records: {verdict}", markup=False)
+        for text in report.lines():
+            stdout.print(text, markup=False)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _store_given(ctx: typer.Context, db: str | None) -> bool:
+    """Whether a store was named: this command's --db, the top-level one, or JOURNEY_DB."""
+    return bool(db or ctx.find_root().params.get("db") or os.environ.get("JOURNEY_DB"))
 
 
 audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
@@ -116,21 +138,42 @@ audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
 app.add_typer(audit_app, name="audit")
 
 
-@audit_app.command("verify")
-def audit_verify_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+@audit_app.command("verify", epilog="Example: JOURNEY_AUDIT_SECRET_FILE=/run/secrets/audit "
+                   "journey audit verify --json")
+def audit_verify_command(
+    db: DbOption = None, as_json: JsonOption = False,
+    expect_head: Annotated[str | None, typer.Option(
+        "--expect-head", parser=expect_head_hash,
+        help="a head_hash kept from an earlier report (64 hex digits): exit 1 unless the "
+        "verified chain still passes through it")] = None,
+) -> None:
     """Recompute the hash chain over the log, check the HMAC seals with JOURNEY_AUDIT_SECRET.
 
     Exit 0 only when both hold; 1 when something was altered, 3 when the seals prove
     nothing (no secret, another secret, or a store sealed with the public default key).
     """
     with store(db) as application:
-        report = verify_log(application)
+        report = verify_log(application, expect_head=expect_head)
     for warning in report.warnings:
         log.warning("audit.warning", detail=warning)
     log.info("audit.verify", ok=report.ok, chain=report.chain, seals=report.seals,
              events=report.events, events_per_second=report.events_per_second)
     if as_json or state.json:
         emit_json(report.as_json())
+    else:
+        _print_verify(report)
+    if not report.ok:
+        raise SystemExit(report.exit_code)
+
+
+def _print_verify(report: AuditReport) -> None:
+    """``audit verify``'s verdict in words (the anchor first, when one was given)."""
+    if report.expected_head_at is not None:
+        stdout.print(f"expected head: found at position {report.expected_head_at} ("
+                     f"{report.events - report.events_at_expected} events appended since): "
+                     "nothing up to it was cut off or rewritten", markup=False)
+    if report.problem == "head_not_found":
+        stdout.print(f"HEAD NOT FOUND: {report.detail}", markup=False)
     elif report.ok:
         stdout.print(f"ok: {report.events} events verified, sealed up to position "
                      f"{report.sealed_up_to} ({report.events_per_second:.0f} events/s)",
@@ -142,11 +185,9 @@ def audit_verify_command(db: DbOption = None, as_json: JsonOption = False) -> No
         stdout.print(f"NOT VERIFIED ({report.seals}): {report.reason}; the hash chain of "
                      f"{report.events} events is intact, which alone proves nothing",
                      markup=False)
-    if not report.ok:
-        raise SystemExit(report.exit_code)
 
 
-@audit_app.command("replay")
+@audit_app.command("replay", epilog="Example: journey audit replay --json")
 def audit_replay_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Rebuild every view from the log into scratch tables and compare with the live ones."""
     with store(db) as application:

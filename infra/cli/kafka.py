@@ -22,6 +22,8 @@ from rich.table import Table
 
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
+from journey.domain.errors import UsageError
+from journey.infra.cli import options
 from journey.infra.cli.app import (
     DbOption,
     JsonOption,
@@ -34,6 +36,7 @@ from journey.infra.cli.app import (
     stdout,
     store,
 )
+from journey.infra.cli.interrupts import offsets_kept, on_interrupt, relay_kept
 from journey.infra.kafka.broker import EmbeddedBroker
 from journey.infra.kafka.client import kafka_bootstrap
 from journey.infra.kafka.relay import Relay
@@ -44,13 +47,18 @@ log = structlog.get_logger("journey")
 
 BootstrapOption = Annotated[
     str | None,
-    typer.Option("--bootstrap", help="Kafka bootstrap servers host:port[,...] "
-                 "[env JOURNEY_KAFKA_BOOTSTRAP; none: the bundled broker, for this command]"),
+    typer.Option("--bootstrap", parser=options.bootstrap,
+                 help="Kafka bootstrap servers host:port[,...] "
+                 "(env JOURNEY_KAFKA_BOOTSTRAP; none: the bundled broker, for this command)"),
 ]
 FollowOption = Annotated[bool, typer.Option(help="keep going until interrupted (SIGINT/SIGTERM)")]
 IdleOption = Annotated[float, typer.Option(
-    help="without --follow: stop once nothing arrived for this many seconds")]
-GroupOption = Annotated[str, typer.Option("--group", help="Kafka consumer group")]
+    parser=options.seconds("--idle"),
+    help="without --follow: stop once nothing arrived for this many seconds (> 0)")]
+GroupOption = Annotated[str, typer.Option(
+    "--group", parser=options.text("--group", "a consumer group name of A-Z a-z 0-9 . _ - "
+                                   "(at most 249)", r"[A-Za-z0-9._-]{1,249}"),
+    help="Kafka consumer group")]
 
 
 def _topics() -> Topics:
@@ -77,11 +85,12 @@ def _stop_on_sigterm() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@app.command()
+@app.command(epilog="Example: journey publish --bootstrap kafka1:9092 --follow")
 def publish(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     follow: FollowOption = False,
     batch_size: Annotated[int, typer.Option(
+        parser=options.count("--batch-size"),
         help="events per acknowledged batch (the position is stored after each)")] = 5000,
     from_start: Annotated[bool, typer.Option(
         help="publish the whole log again, e.g. to a new cluster (always so on the bundled "
@@ -97,9 +106,11 @@ def publish(
         embedded = not (bootstrap or state.settings.kafka_bootstrap)
         relay = Relay(application, servers, _topics(), batch_size=batch_size,
                       name="relay-embedded" if embedded else "relay")
-        summary = relay.run(follow=follow, stop=stop, from_start=from_start or embedded,
-                            progress=lambda done, head: progress.update(
-                                task, completed=done, total=head))
+        with on_interrupt(lambda: relay_kept(application.journey_recorder, relay.name,
+                                             embedded)):
+            summary = relay.run(follow=follow, stop=stop, from_start=from_start or embedded,
+                                progress=lambda done, head: progress.update(
+                                    task, completed=done, total=head))
         document: dict[str, Any] = summary.as_json()
         if read_back_:
             document["read_back"] = read_back(servers, sorted(_topics().published),
@@ -125,7 +136,8 @@ consume_app = typer.Typer(help="Long-running Kafka consumers: touchpoints in, vi
 app.add_typer(consume_app, name="consume")
 
 
-@consume_app.command("touchpoints")
+@consume_app.command("touchpoints", epilog="Example: journey consume touchpoints --bootstrap "
+                     "kafka1:9092 --follow")
 def consume_touchpoints(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     group: GroupOption = "journey-touchpoints", follow: FollowOption = False,
@@ -135,30 +147,35 @@ def consume_touchpoints(
 ) -> None:
     """Decide contract-JSON touchpoints from <prefix>.touchpoints; rejects to the DLQ too."""
     settings = state.settings
-    with (store(db) as application, _bootstrap(bootstrap) as servers,
+    with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
-        summary = TouchpointConsumer(application, servers, _topics(), group,
-                                     batch_size=settings.batch_size,
-                                     cache_size=settings.cache_size, views=views).run(
-            follow=follow, idle=idle, stop=stop)
+        consumer = TouchpointConsumer(application, servers, _topics(), group,
+                                      batch_size=settings.batch_size,
+                                      cache_size=settings.cache_size, views=views,
+                                      warn=lambda text: sys.stderr.write(
+                                          f"journey: warning: {text}\n"))
+        with on_interrupt(lambda: offsets_kept(application.journey_recorder, consumer.name)):
+            summary = consumer.run(follow=follow, idle=idle, stop=stop)
     if as_json or state.json:
         emit_json(summary.as_json())
     else:
         print_summary(summary)
 
 
-@consume_app.command("views")
+@consume_app.command("views", epilog="Example: journey --db sqlite:///replica.db consume "
+                     "views --bootstrap kafka1:9092 --follow")
 def consume_views(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     group: GroupOption = "journey-views", follow: FollowOption = False,
     idle: IdleOption = 3.0,
 ) -> None:
     """Build the views from the published topics into --db (a database of its own)."""
-    with (store(db) as application, _bootstrap(bootstrap) as servers,
+    with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
-        summary = ViewWorker(application, servers, _topics(), group,
-                             batch_size=state.settings.view_batch_size).run(
-            follow=follow, idle=idle, stop=stop)
+        worker = ViewWorker(application, servers, _topics(), group,
+                            batch_size=state.settings.view_batch_size)
+        with on_interrupt(lambda: offsets_kept(application.journey_recorder, worker.name)):
+            summary = worker.run(follow=follow, idle=idle, stop=stop)
     if as_json or state.json:
         emit_json(summary.as_json())
     else:
@@ -166,14 +183,18 @@ def consume_views(
                      f"duplicates skipped {summary.duplicates}")
 
 
-@app.command()
+@app.command(epilog="Example: journey tail repair --from-beginning --max-messages 10 --idle 5")
 def tail(
-    topic: Annotated[str, typer.Argument(help="a topic, or a kind: purchase, invoice, "
-                                         "complaint, repair, part, touchpoints, dlq")],
+    topic: Annotated[str, typer.Argument(
+        parser=options.topic, help="a topic, or a kind: purchase, invoice, complaint, repair, "
+        "part, touchpoints, dlq")],
     bootstrap: BootstrapOption = None,
     from_beginning: Annotated[bool, typer.Option(help="start at the oldest message")] = False,
-    max_messages: Annotated[int | None, typer.Option(help="stop after this many")] = None,
+    max_messages: Annotated[int | None, typer.Option(
+        parser=options.count("--max-messages"),
+        help="stop after this many (a positive integer)")] = None,
     idle: Annotated[float | None, typer.Option(
+        parser=options.seconds("--idle"),
         help="stop once nothing arrived for this many seconds (default: follow)")] = None,
 ) -> None:
     """Print a topic's messages as JSON lines, Avro values decoded (a subscriber's view)."""
@@ -181,6 +202,10 @@ def tail(
     name = {"touchpoints": topics.touchpoints, "dlq": topics.dlq}.get(topic, topic)
     if name in {k.rpartition(".")[2] for k in topics.published}:
         name = topics.of(name)
+    if not (bootstrap or state.settings.kafka_bootstrap):  # a bundled broker would be empty
+        raise UsageError("--bootstrap: tail reads a running broker; give --bootstrap HOST:PORT "
+                         "or set JOURNEY_KAFKA_BOOTSTRAP (journey broker runs one for a "
+                         "session; one started for this command alone would hold nothing)")
     with _bootstrap(bootstrap) as servers, _stop_on_sigterm() as stop:
         for line in tail_records(servers, name, from_beginning=from_beginning,
                                  max_messages=max_messages, idle=idle, stop=stop):
@@ -188,9 +213,10 @@ def tail(
             sys.stdout.flush()
 
 
-@app.command()
+@app.command(epilog="Example: eval $(journey broker &) (prints export JOURNEY_KAFKA_BOOTSTRAP=...)")
 def broker(
-    port: Annotated[int | None, typer.Option(help="loopback port (default: a free one)")] = None,
+    port: Annotated[int | None, typer.Option(
+        parser=options.port, help="loopback port, 1-65535 (default: a free one)")] = None,
 ) -> None:
     """Run the bundled Kafka-compatible broker in the foreground (memory only) until Ctrl-C."""
     with EmbeddedBroker(port) as running, _stop_on_sigterm() as stop:

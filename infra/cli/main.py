@@ -1,10 +1,13 @@
 """The ``journey`` entry point: every command group registered, errors as one line.
 
-Exit codes: 0 success; 1 bad input, a refused request or a bug ("internal error");
+Exit codes: 0 success; 1 bad input, a refused request or a bug ("internal error"); 2 a
+usage error: an unknown command or option, a missing argument, a bad option value or a bad
+``JOURNEY_*`` setting (``<option or variable>: <what is wrong> (got <value>)``);
 65 (EX_DATAERR) the Kafka broker lost messages it had acknowledged to the relay (see
 ``journey.infra.kafka.losses``); 75 (EX_TEMPFAIL) an operational failure that retrying
 later may cure: the database is unreachable or went away, the disk is full, the database
-stayed locked too long, the Kafka broker is unreachable; 130 interrupted.
+stayed locked too long, the Kafka broker is unreachable; 130 interrupted (Ctrl-C: one line
+``journey: interrupted: <what was kept>; <how to resume>``, see ``interrupts``).
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import os
 import sys
 from typing import NoReturn
 
-from journey.domain.errors import JourneyError
+import typer
+
+from journey.domain.errors import JourneyError, UsageError
 from journey.infra.cli.app import app, log, state
+from journey.infra.cli.interrupts import Interrupted
 from journey.infra.kafka.client import KafkaUnavailable
 from journey.infra.kafka.losses import BrokerDataLost
+from journey.infra.settings import SettingsError
 from journey.infra.store import redact
 from journey.infra.store.errors import OPERATIONAL_KINDS, operational_failure
 
@@ -28,8 +35,17 @@ for _group in COMMAND_GROUPS:
     importlib.import_module(f"{__package__}.{_group}")
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_DATA_LOST = 65  # EX_DATAERR
 EXIT_TEMPFAIL = 75  # EX_TEMPFAIL
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
+
+
+def _interrupted(kept: str | None = None) -> NoReturn:
+    """Ctrl-C: one line, with what was kept and how to resume when the command said so."""
+    sys.stderr.write("journey: interrupted" + (f": {' '.join(kept.split())}" if kept else "")
+                     + "\n")
+    raise SystemExit(EXIT_INTERRUPTED)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -65,12 +81,33 @@ def _operational(exc: Exception) -> tuple[str, int] | None:
     return None
 
 
+def _usage(exc: typer.TyperException) -> str:
+    """Click's usage error (unknown option, missing argument, a value its type refused)
+    as one line naming the option, and where to look."""
+    param = getattr(exc, "param", None)
+    message = exc.format_message() if param is None or not exc.message else exc.message
+    message = message.removeprefix("Value error, ")
+    if param is not None and exc.message:
+        name = param.opts[0] if param.opts else (param.name or "value").upper()
+        message = f"{name}: {message}"
+    ctx = getattr(exc, "ctx", None)
+    return message + (f" (see {ctx.command_path} --help)" if ctx is not None else "")
+
+
 def main() -> None:
     """Entry point: one clear error line and a non-zero exit, never a traceback."""
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's usage errors: exit 2 like ours
+        _fail(_usage(exc), exc.exit_code)
+    except (UsageError, SettingsError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except typer.Abort:
+        _fail("aborted")
+    except Interrupted as exc:  # the command said what it kept and how to resume
+        _interrupted(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _interrupted()
     except BrokenPipeError:
         os._exit(1)  # stdout closed by the reader (e.g. `| head`); nothing left to say
     except Exception as exc:
@@ -80,5 +117,9 @@ def main() -> None:
         if isinstance(exc, JourneyError):
             _fail(str(exc))
         # A bug: say so plainly, details in the structured log.
-        log.error("internal_error", exc_info=os.environ.get("JOURNEY_LOG_LEVEL") == "debug")
+        log.error("internal_error", exc_info=state.settings.log_level == "debug")
         _fail(f"internal error: {type(exc).__name__}: {exc}")
+    if code == EXIT_INTERRUPTED:  # Ctrl-C that Typer caught itself (outside on_interrupt)
+        _interrupted()
+    if isinstance(code, int) and code:  # typer.Exit(n)
+        raise SystemExit(code)

@@ -12,7 +12,8 @@ schema_app = typer.Typer(help="The contract's machine-readable schemas.", no_arg
 app.add_typer(schema_app, name="schema")
 
 
-@schema_app.command("touchpoint")
+@schema_app.command("touchpoint",
+                    epilog="Example: journey schema touchpoint > touchpoint.schema.json")
 def touchpoint_schema() -> None:
     """Print the JSON Schema (draft 2020-12) of one touchpoint line, generated from the models.
 

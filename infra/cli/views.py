@@ -3,15 +3,18 @@ current (``project``) or rebuilding them (``rebuild``)."""
 
 from __future__ import annotations
 
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
 from journey.domain.errors import JourneyError
 from journey.infra.audit.history import TimeFilter, views_as_of
-from journey.infra.bounds import period
+from journey.infra.bounds import check_range, period
+from journey.infra.cli import options
 from journey.infra.cli.app import (
     AsOfOption,
     DbOption,
@@ -30,6 +33,7 @@ from journey.infra.cli.app import (
     store,
     time_window,
 )
+from journey.infra.cli.interrupts import REBUILD_KEPT, on_interrupt, views_kept
 from journey.infra.views.projector import view_queries
 from journey.projections.stock import Planning
 from journey.projections.tables import PROJECTIONS, VIEW_PROJECTIONS
@@ -37,19 +41,30 @@ from journey.projections.tables import PROJECTIONS, VIEW_PROJECTIONS
 
 def query(db: str | None, ask: Callable[[Any], dict[str, Any]],
            window: TimeFilter | None = None) -> dict[str, Any]:
-    """Open the store, ask the views one question, close. With a time window the views are
-    replayed from the log as they were (slower: the whole log is read)."""
+    """Open the store (never creating one), ask the views one question, close. With a time
+    window the views are replayed from the log as they were (slower: the whole log is read).
+
+    The answer gets ``"freshness"`` (``projections.queries.Freshness``): the log position
+    it reflects and the log's head (``show`` warns when the views lag)."""
     with store(db) as application:
+        recorder = application.journey_recorder
         if window is not None and (window.as_of or window.known_at):
+            start = recorder.position()  # the replay reads at least this far
             with views_as_of(application, window) as replayed:
-                return ask(replayed)
+                document = ask(replayed)
+            document["freshness"] = {"view_position": start, "log_head": recorder.position(),
+                                     "source": "log", **window.as_json()}
+            return document
         with view_queries(application) as views:
-            return ask(views)
+            document = ask(views)
+            document["freshness"] = views.freshness()
+            return document
 
 
-@app.command()
+@app.command(epilog="Example: journey timeline C00042 --as-of 2026-03")
 def timeline(
-    customer_id: Annotated[str, typer.Argument(help="The customer")],
+    customer_id: Annotated[str, typer.Argument(
+        parser=options.text("CUSTOMER_ID"), help="The customer (1 to 128 characters)")],
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
@@ -58,27 +73,33 @@ def timeline(
     show(document, as_json, fmt, {"entries": f"timeline of {customer_id}"})
 
 
-@app.command()
+@app.command(epilog="Example: journey customers --top 5 --format csv")
 def customers(
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
-    top: Annotated[int, typer.Option(help="how many")] = 10,
+    top: Annotated[int, typer.Option(parser=options.count("--top"),
+                                     help="how many (a positive integer)")] = 10,
 ) -> None:
     """The customers who met the most service errors (start a timeline from here)."""
     document = query(db, lambda views: views.customers(top))
     show(document, as_json, fmt, {"customers": f"top {top} customers by service errors"})
 
 
-@app.command()
+@app.command(epilog="Example: journey errors --kind repair --from 2026-01 --to 2026-03")
 def errors(
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
-    kind: Annotated[str | None, typer.Option(help="purchase, invoice, complaint, ...")] = None,
+    kind: Annotated[str | None, typer.Option(
+        parser=options.kind, help=", ".join(options.KINDS) + " (any case)")] = None,
     first: Annotated[str | None, typer.Option(
-        "--from", help="first month (YYYY-MM; a day or instant counts as its month)")] = None,
+        "--from", parser=options.bound("--from"),
+        help="first month (YYYY-MM; a day YYYY-MM-DD or an RFC 3339 instant counts as its "
+        "month)")] = None,
     last: Annotated[str | None, typer.Option(
-        "--to", help="last month (YYYY-MM; a day or instant counts as its month)")] = None,
+        "--to", parser=options.bound("--to"),
+        help="last month, included (YYYY-MM; a day or instant counts as its month)")] = None,
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Error rates per kind and month, counts per error code, failure demand per month."""
+    check_range(first, last)
     first_month = None if first is None else period(first, "--from").first_month
     last_month = None if last is None else period(last, "--to").last_month
     document = query(db, lambda views: views.errors(kind, first_month, last_month),
@@ -88,50 +109,59 @@ def errors(
                                    "failure_demand": "failure demand by month"})
 
 
-@app.command()
+@app.command(epilog="Example: journey stock --needs-reorder --lead-time 10 --service-level 0.98")
 def stock(
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
-    part: Annotated[str | None, typer.Option(help="only this part_id")] = None,
-    location: Annotated[str | None, typer.Option(help="only this location")] = None,
+    part: Annotated[str | None, typer.Option(parser=options.text("--part"),
+                                             help="only this part_id")] = None,
+    location: Annotated[str | None, typer.Option(parser=options.text("--location"),
+                                                 help="only this location")] = None,
     needs_reorder: Annotated[bool, typer.Option(help="only what needs reordering")] = False,
-    lead_time: Annotated[float, typer.Option(help="replenishment lead time, days")] = 7.0,
-    service_level: Annotated[float, typer.Option(help="target service level, 0-1")] = 0.95,
+    lead_time: Annotated[float, typer.Option(
+        parser=options.number("--lead-time", 0, 3650, "expected days, a number > 0 and <= 3650"),
+        help="replenishment lead time, days (> 0)")] = 7.0,
+    service_level: Annotated[float, typer.Option(
+        parser=options.number("--service-level", 0, 1, "expected a number between 0 and 1 "
+                              "(both excluded)", high_open=True),
+        help="target service level, between 0 and 1 (excluded)")] = 0.95,
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Stock levels per part and location, with days of supply and reorder points."""
-    if not 0 < service_level < 1:
-        raise JourneyError("--service-level must be between 0 and 1")
     planning = Planning(lead_time_days=lead_time, service_level=service_level)
     document = query(db, lambda views: views.stock(part, location, needs_reorder, planning),
                       time_window(as_of, known_at))
     show(document, as_json, fmt, {"items": "stock levels"})
 
 
-@app.command()
+@app.command(epilog="Example: journey project --follow --interval 2")
 def project(
     db: DbOption = None, as_json: JsonOption = False,
     follow: Annotated[bool, typer.Option(help="keep the views current until interrupted")] = False,
-    interval: Annotated[float, typer.Option(help="seconds between polls with --follow")] = 0.5,
+    interval: Annotated[float, typer.Option(
+        parser=options.seconds("--interval"),
+        help="seconds between polls with --follow (> 0, at most 86400)")] = 0.5,
 ) -> None:
     """Bring the views up to date with the log (exactly once); --follow keeps them there."""
-    with store(db) as application, progress_bar() as progress:
+    with store(db, create=True) as application, progress_bar() as progress:
         projector = make_projector(application)
-        if follow:  # its first catch-up too waits out a database that goes away
-            log.info("views.following", interval=interval)
-            projector.follow(interval)
-            done = 0
-        else:
-            done = catch_up(projector, progress, "views")
+        with on_interrupt(lambda: views_kept(projector)):
+            if follow:  # its first catch-up too waits out a database that goes away
+                log.info("views.following", interval=interval)
+                projector.follow(interval)
+                done = 0
+            else:
+                done = catch_up(projector, progress, "views")
         lag = projector.lag()
     log.info("views.current", events=done, lag=lag)
     if as_json or state.json:
         emit_json({"events": done, "lag": lag})
 
 
-@app.command()
+@app.command(epilog="Example: journey rebuild errors")
 def rebuild(
-    view: Annotated[str | None, typer.Argument(help="timeline, errors or stock (all if none)")
-                    ] = None,
+    view: Annotated[str | None, typer.Argument(
+        parser=options.choice("VIEW", ("timeline", "errors", "stock")),
+        help="timeline, errors or stock (all if none)")] = None,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Rebuild views from the whole log beside the live ones, then swap them in at once."""
@@ -139,12 +169,27 @@ def rebuild(
         raise JourneyError(f"unknown view {view!r}: use timeline, errors or stock")
     names = sorted({VIEW_PROJECTIONS[view]} if view else set(PROJECTIONS))
     started = time.perf_counter()
-    with store(db) as application, progress_bar() as progress:
+    with (store(db, create=True) as application, progress_bar() as progress,
+          _sigterm_interrupts()):  # `kill PID` cleans up as Ctrl-C does: no _next tables
         task = progress.add_task("rebuild", total=application.journey_recorder.position())
-        done = make_projector(application).rebuild(
-            names, lambda n, head: progress.update(task, completed=n, total=head))
+        with on_interrupt(lambda: REBUILD_KEPT):
+            done = make_projector(application).rebuild(
+                names, lambda n, head: progress.update(task, completed=n, total=head))
     seconds = time.perf_counter() - started
     log.info("views.rebuilt", projections=names, events=done, seconds=round(seconds, 2))
     if as_json or state.json:
         emit_json({"rebuilt": names, "events": done,
                    "events_per_second": round(done / seconds) if seconds else None})
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt meanwhile, so the work's cleanup runs."""
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -6,7 +6,13 @@
 ``journey ingest`` and ``journey consume touchpoints`` call the same ``Ingestor``.
 """
 
-from journey.infra.ingest.lines import IngestError, Line, LineSource, read_lines
+from journey.infra.ingest.lines import (
+    IngestError,
+    Line,
+    LineSource,
+    kafka_provenance,
+    read_lines,
+)
 from journey.infra.ingest.service import (
     BATCH_BYTES,
     MAX_ATTEMPTS,
@@ -28,5 +34,6 @@ __all__ = [
     "Line",
     "LineSource",
     "RunInProgress",
+    "kafka_provenance",
     "read_lines",
 ]

@@ -36,13 +36,30 @@ class LineSource:
     It counts the bytes consumed and hashes them, so a file ingest can checkpoint
     ``(offset, sha256 of everything before it)`` and a re-run can check that it is
     resuming the very same bytes.
+
+    It also counts physical lines (blank ones too), so each line it yields has a
+    **provenance**, ``LABEL:LINE`` (``touchpoints.jsonl:12``; ``-:12`` for standard input),
+    stored with the line's reject or accepted touchpoint. ``label`` defaults to ``name``,
+    else ``-``.
     """
 
-    def __init__(self, stream: IO[bytes], name: str | None = None) -> None:
+    def __init__(self, stream: IO[bytes], name: str | None = None, *,
+                 label: str | None = None) -> None:
         self.stream = stream
         self.name = name  # set for files: enables resuming an interrupted run
+        self.label = label if label is not None else name if name is not None else "-"
         self.offset = 0
+        #: Physical lines consumed so far (a last line without terminator counts).
+        self.lines = 0
+        #: The physical line number of the line yielded last (an oversize line: its first).
+        self.line_number = 0
         self._sha = hashlib.sha256()
+        self._at_line_start = True
+
+    @property
+    def provenance(self) -> str:
+        """Where the line yielded last came from: ``LABEL:LINE``."""
+        return f"{self.label}:{self.line_number}"
 
     @property
     def prefix_sha256(self) -> str:
@@ -52,6 +69,7 @@ class LineSource:
         readline = self.stream.readline
         try:
             while raw := readline(_READ_LIMIT):
+                self.line_number = self.lines + 1
                 self._consumed(raw)
                 if len(raw) == _READ_LIMIT and not raw.endswith(b"\n"):
                     oversize = self._oversize(raw)
@@ -69,6 +87,16 @@ class LineSource:
     def _consumed(self, raw: bytes) -> None:
         self.offset += len(raw)
         self._sha.update(raw)
+        self._count_lines(raw)
+
+    def _count_lines(self, data: bytes) -> None:
+        """Count the lines ``data`` (the next bytes of the input) starts or ends."""
+        if not data:
+            return
+        if self._at_line_start:
+            self.lines += 1  # a line begins here (ended by \n, or by the end of the input)
+        self.lines += data.count(b"\n", 0, len(data) - 1)  # each inner \n starts another
+        self._at_line_start = data.endswith(b"\n")
 
     def _oversize(self, first: bytes) -> OversizeLine | None:
         """Read the rest of a line that is over the limit, keeping only what its reject needs
@@ -105,12 +133,20 @@ class LineSource:
             if not chunk:
                 break
             sha.update(chunk)
+            self._count_lines(chunk)
             left -= len(chunk)
         if left == 0 and sha.hexdigest() == sha256:
             self.offset, self._sha = size, sha
             return True
         self.stream.seek(0)
+        self.lines, self._at_line_start = 0, True
         return False
+
+
+def kafka_provenance(topic: str, partition: int, offset: int) -> str:
+    """The provenance of a Kafka message: ``kafka:TOPIC/PARTITION@OFFSET``. (Reserved for
+    a later HTTP door: ``http:REQUEST_ID``.)"""
+    return f"kafka:{topic}/{partition}@{offset}"
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[Line]:

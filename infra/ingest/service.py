@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,41 +151,53 @@ class _BatchDecision:
         self.rejected_lines: list[int] = []  # index in the batch of each reject
         self.summary = IngestSummary()
 
-    def decide(self, outcome: Parsed | Invalid) -> None:
+    def decide(self, outcome: Parsed | Invalid, source: str | None = None) -> None:
+        """Decide one line; ``source`` is its provenance. The log context names the line's
+        touchpoint (and provenance) while it is decided, and only then."""
         self.summary.read += 1
-        if isinstance(outcome, Invalid):
-            structlog.contextvars.bind_contextvars(touchpoint_id=outcome.touchpoint_id)
-            self.reject(outcome.reason, outcome.detail, outcome.touchpoint_id, outcome.raw)
-            return
+        touchpoint_id = (outcome.touchpoint_id if isinstance(outcome, Invalid)
+                         else outcome.touchpoint.touchpoint_id)
+        context = {"touchpoint_id": touchpoint_id} if source is None else {
+            "touchpoint_id": touchpoint_id, "source": source}
+        with structlog.contextvars.bound_contextvars(**context):
+            if isinstance(outcome, Invalid):
+                self.reject(outcome.reason, outcome.detail, touchpoint_id, outcome.raw, source)
+            else:
+                self._decide_parsed(outcome, source)
+
+    def _decide_parsed(self, outcome: Parsed, source: str | None) -> None:
         tp = outcome.touchpoint
-        structlog.contextvars.bind_contextvars(touchpoint_id=tp.touchpoint_id)
         previous = self.seen.get(tp.touchpoint_id) or self.earlier.get(tp.touchpoint_id)
         if previous == outcome.content_hash:
             self.summary.duplicates += 1
         elif previous is not None:
             self.reject("conflicting_duplicate", f"touchpoint_id {tp.touchpoint_id!r} was "
-                        "accepted before with different content", tp.touchpoint_id, outcome.raw)
+                        "accepted before with different content", tp.touchpoint_id, outcome.raw,
+                        source)
         else:
             try:
                 changed = self.decider.decide(tp)
             except TouchpointRejected as rejected:
-                self.reject(rejected.reason, rejected.detail, tp.touchpoint_id, outcome.raw)
+                self.reject(rejected.reason, rejected.detail, tp.touchpoint_id, outcome.raw,
+                            source)
             else:
-                self.accept(outcome, changed)
-        structlog.contextvars.unbind_contextvars("touchpoint_id")
+                self.accept(outcome, changed, source)
 
-    def accept(self, outcome: Parsed, changed: list[Aggregate]) -> None:
+    def accept(self, outcome: Parsed, changed: list[Aggregate], source: str | None = None
+               ) -> None:
         for aggregate in changed:
             self.view.changed[aggregate.id] = aggregate
             self.events.extend(aggregate.collect_events())  # the log keeps arrival order
         tp = outcome.touchpoint
         self.seen[tp.touchpoint_id] = outcome.content_hash
-        self.records.accepted.append(AcceptedRow(tp.touchpoint_id, outcome.content_hash, tp.type))
+        self.records.accepted.append(
+            AcceptedRow(tp.touchpoint_id, outcome.content_hash, tp.type, source))
         self.summary.accepted += 1
 
-    def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes) -> None:
+    def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes,
+               source: str | None = None) -> None:
         log.debug("touchpoint.rejected", reason=reason, detail=detail)
-        self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw))
+        self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw, source=source))
         self.rejected_lines.append(self.summary.read - 1)
         self.summary.rejected += 1
         self.summary.rejected_by_reason[reason] += 1
@@ -201,6 +213,9 @@ class Ingestor:
         self.batch_size = max(1, batch_size)
         self.cache = AggregateCache(cache_size)
         self._known_position: int | None = None
+        #: Physical lines of the ``LineSource`` being ingested that are stored (committed),
+        #: blank ones included; an interrupted ingest can say where a re-run resumes.
+        self.lines_stored = 0
 
     def ingest(self, lines: Iterable[Line] | LineSource,
                progress: Callable[[int], None] | None = None, *,
@@ -216,6 +231,7 @@ class Ingestor:
         until then (a crash, an exception, or ``False``) a re-run resumes it, so a crash at
         any point, the views' catch-up included, leaves a re-run equal to one clean run.
         """
+        self.lines_stored = 0
         if not isinstance(lines, LineSource) or lines.name is None:
             summary = self._decide_all(lines, IngestSummary(), None, progress)
             if settle is not None:
@@ -229,6 +245,7 @@ class Ingestor:
                                     "store; wait for it to finish (if it dies, a re-run "
                                     "resumes where it stopped)") from exc
             checkpoint = self._checkpoint_for(lines)
+            self.lines_stored = lines.lines  # a resumed run: the prefix stored before
             summary = IngestSummary.from_json(checkpoint.counts)
             self._decide_all(lines, summary, checkpoint, progress)
             if settle is None or settle() is not False:
@@ -239,17 +256,23 @@ class Ingestor:
     def _decide_all(self, lines: Iterable[Line], summary: IngestSummary,
                     checkpoint: RunCheckpoint | None,
                     progress: Callable[[int], None] | None) -> IngestSummary:
-        """Every line, in batches cut at ``batch_size`` lines or ``BATCH_BYTES`` bytes."""
+        """Every line, in batches cut at ``batch_size`` lines or ``BATCH_BYTES`` bytes;
+        a ``LineSource``'s lines carry their provenance (``LABEL:LINE``)."""
         batch: list[Line] = []
+        sources: list[str | None] | None = [] if isinstance(lines, LineSource) else None
         size = 0
         for line in lines:
             batch.append(line)
+            if sources is not None:
+                assert isinstance(lines, LineSource)
+                sources.append(lines.provenance)
             size += len(line) if isinstance(line, bytes) else len(line.prefix)
             if len(batch) >= self.batch_size or size >= BATCH_BYTES:
-                self._run_batch(batch, summary, lines, checkpoint, progress)
+                self._run_batch(batch, summary, lines, checkpoint, progress, sources)
                 batch, size = [], 0
+                sources = None if sources is None else []
         if batch:
-            self._run_batch(batch, summary, lines, checkpoint, progress)
+            self._run_batch(batch, summary, lines, checkpoint, progress, sources)
         return summary
 
     def _checkpoint_for(self, source: LineSource) -> RunCheckpoint:
@@ -265,12 +288,16 @@ class Ingestor:
 
     def _run_batch(self, batch: list[Line], summary: IngestSummary, lines: object,
                    checkpoint: RunCheckpoint | None,
-                   progress: Callable[[int], None] | None) -> None:
+                   progress: Callable[[int], None] | None,
+                   sources: list[str | None] | None = None) -> None:
         if checkpoint is not None:
             assert isinstance(lines, LineSource)
             checkpoint.bytes_done = lines.offset
             checkpoint.prefix_sha256 = lines.prefix_sha256
-        summary.add(self.ingest_batch(batch, summary if checkpoint else None, checkpoint))
+        summary.add(self.ingest_batch(batch, summary if checkpoint else None, checkpoint,
+                                      sources=sources))
+        if isinstance(lines, LineSource):
+            self.lines_stored = lines.lines
         failpoint("ingest.between_batches")
         if progress:
             progress(len(batch))
@@ -278,12 +305,17 @@ class Ingestor:
     def ingest_batch(self, lines: list[Line], so_far: IngestSummary | None = None,
                      checkpoint: RunCheckpoint | None = None, *,
                      offsets: tuple[str, list[OffsetRow]] | None = None,
-                     before_save: BeforeSave | None = None) -> IngestSummary:
+                     before_save: BeforeSave | None = None,
+                     sources: Sequence[str | None] | None = None) -> IngestSummary:
         """Decide and store one batch of raw lines, retrying on a concurrent writer.
 
         ``offsets`` (a Kafka consumer's positions) commit in the batch's transaction;
-        ``before_save`` sees the batch's rejects, with their line index, just before it.
+        ``before_save`` sees the batch's rejects, with their line index, just before it;
+        ``sources`` gives each line's provenance (``file:line``, ``kafka:topic/p@offset``),
+        stored with its reject or accepted touchpoint.
         """
+        if sources is not None and len(sources) != len(lines):
+            raise ValueError(f"{len(sources)} sources for {len(lines)} lines")
         outcomes = [parse_line(line) for line in lines]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -292,7 +324,7 @@ class Ingestor:
                     if position != self._known_position:
                         self.cache.clear()  # someone else wrote: cached state may be stale
                     return self._decide_and_save(outcomes, position, so_far, checkpoint,
-                                                 offsets, before_save)
+                                                 offsets, before_save, sources)
             except IntegrityError as exc:
                 self.cache.clear()
                 self._known_position = None
@@ -302,7 +334,8 @@ class Ingestor:
     def _decide_and_save(self, outcomes: list[Parsed | Invalid], position: int,
                          so_far: IngestSummary | None, checkpoint: RunCheckpoint | None,
                          offsets: tuple[str, list[OffsetRow]] | None = None,
-                         before_save: BeforeSave | None = None) -> IngestSummary:
+                         before_save: BeforeSave | None = None,
+                         sources: Sequence[str | None] | None = None) -> IngestSummary:
         parsed = [o for o in outcomes if isinstance(o, Parsed)]
         earlier = self.recorder.touchpoint_hashes(
             list({p.touchpoint.touchpoint_id for p in parsed})
@@ -310,8 +343,8 @@ class Ingestor:
         batch = _BatchDecision(_BatchView(self.cache, self._load(parsed)), earlier,
                                BatchRecords(expected_position=position, checkpoint=checkpoint,
                                             offsets=offsets))
-        for outcome in outcomes:
-            batch.decide(outcome)
+        for index, outcome in enumerate(outcomes):
+            batch.decide(outcome, None if sources is None else sources[index])
         if checkpoint is not None and so_far is not None:
             total = IngestSummary.from_json(so_far.as_json())
             total.add(batch.summary)

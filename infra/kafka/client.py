@@ -8,7 +8,7 @@ Settings here trade a little latency for throughput (batches of up to 256 KiB li
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,6 +73,10 @@ class TopicMismatch(JourneyError):
     """A topic exists with another partition count than the engine needs (keys would move)."""
 
 
+class TopicMissing(JourneyError):
+    """A topic a reader was pointed at does not exist on the broker (readers never create one)."""
+
+
 def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
     """An idempotent ``acks='all'`` producer of raw bytes (no serializers)."""
     config = {**PRODUCER_DEFAULTS, **overrides}
@@ -132,16 +136,19 @@ def _apply_auto_create(client: object, cluster_attribute: str, config: Mapping[s
         cluster_config["allow_auto_create_topics"] = config["allow_auto_create_topics"]
 
 
-def ensure_topics(bootstrap: str, topics: Mapping[str, int], timeout: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, topics: Mapping[str, int], timeout: float = 30.0, *,
+                  any_count: Collection[str] = ()) -> dict[str, int]:
     """Create each topic with its partition count (replication 1) unless it exists, then wait
-    until metadata shows every partition with a leader.
+    until metadata shows every partition with a leader; return each topic's partition count.
 
     Call it before any client touches the topics, and again after the bundled broker restarts
     (memory storage: its topics are gone). A topic the broker auto-created first has 4
-    partitions and fails here with ``TopicMismatch``.
+    partitions and fails here with ``TopicMismatch``, unless it is named in ``any_count``:
+    such a topic (the input, which producers may have created themselves) keeps whatever
+    count it has, and the caller decides what that means.
     """
     if not topics:
-        return
+        return {}
     deadline = time.monotonic() + timeout
     timeout_ms = max(int(timeout * 1000), 1000)
     try:
@@ -153,10 +160,11 @@ def ensure_topics(bootstrap: str, topics: Mapping[str, int], timeout: float = 30
         raise KafkaUnavailable(f"no Kafka broker answers at {bootstrap}: {exc}") from exc
     try:
         existed = _create_topics(admin, topics, bootstrap)
-        _await_topics(admin, topics, existed, deadline)
+        counts = _await_topics(admin, topics, existed, deadline, set(any_count))
     finally:
         admin.close()
-    log.debug("kafka.topics_ready", topics=dict(topics), already_existed=sorted(existed))
+    log.debug("kafka.topics_ready", topics=counts, already_existed=sorted(existed))
+    return counts
 
 
 def _create_topics(admin: KafkaAdminClient, topics: Mapping[str, int], bootstrap: str) -> set[str]:
@@ -180,18 +188,20 @@ def _create_topics(admin: KafkaAdminClient, topics: Mapping[str, int], bootstrap
 
 
 def _await_topics(
-    admin: KafkaAdminClient, topics: Mapping[str, int], existed: set[str], deadline: float
-) -> None:
-    """Poll metadata until every topic has its partitions, each with a leader."""
+    admin: KafkaAdminClient, topics: Mapping[str, int], existed: set[str], deadline: float,
+    any_count: set[str],
+) -> dict[str, int]:
+    """Poll metadata until every topic has its partitions, each with a leader; return the
+    counts."""
     while True:
         try:
             described = {t["name"]: t for t in admin.describe_topics(list(topics))}
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot read topic metadata: {exc}") from exc
-        pending = {}
+        pending, counts = {}, {}
         for name, wanted in topics.items():
-            partitions = _ready_partitions(described.get(name))
-            if partitions == wanted:
+            partitions = counts[name] = _ready_partitions(described.get(name))
+            if partitions == wanted or (partitions and name in existed and name in any_count):
                 continue
             if name in existed and partitions:
                 raise TopicMismatch(
@@ -200,7 +210,7 @@ def _await_topics(
                 )
             pending[name] = partitions
         if not pending:
-            return
+            return counts
         if time.monotonic() >= deadline:
             raise KafkaUnavailable(f"topics not ready in time (ready partitions): {pending}")
         time.sleep(0.05)

@@ -51,6 +51,10 @@ from journey.infra.views.feed import LogFeed
 
 log = structlog.get_logger("journey.relay")
 
+#: An encoder process that lived this long (seconds) before dying starts the count of deaths
+#: in a row afresh, as one that delivered a batch does; four in a row stop the relay.
+FEED_HEALTHY = 60.0
+
 
 @dataclass
 class RelaySummary:
@@ -104,6 +108,7 @@ class Relay:
         self.verified_at = time.monotonic()
         self.backoff = Backoff()
         self.feed_deaths = 0
+        self.feed_started = 0.0  # monotonic time the current encoder process started
         self._reset_first = False
         self._stop: Callable[[], bool] = lambda: False
 
@@ -173,7 +178,6 @@ class Relay:
                         log.info("relay.reconnected", attempts=self.backoff.attempt,
                                  outage_seconds=round(self.backoff.outage, 1))
                         self.backoff.reset()
-                        self.feed_deaths = 0  # only deaths in a row are fatal
                     if progress:
                         progress(summary.published, self.recorder.position())
                     if drained:
@@ -195,6 +199,7 @@ class Relay:
                 raise _FeedDied(str(exc)) from exc
             raise
         if isinstance(item, EncodedBatch):
+            self.feed_deaths = 0  # only deaths in a row, with no batch between, are fatal
             self.in_flight.append(self._send(producer, item))
             failpoint("relay.after_send")
         if self.in_flight and (len(self.in_flight) > 1 or not isinstance(item, EncodedBatch)):
@@ -260,6 +265,7 @@ class Relay:
                                 self.batch_size,
                                 partial(BatchEncoder, partitions=self.topics.partitions),
                                 follow=self.follow)
+            self.feed_started = time.monotonic()
         return self.feed
 
     def _producer(self) -> Any:
@@ -294,8 +300,11 @@ class Relay:
         """The encoder process died of an uncaught error: if the store does not answer
         either, that is the outage to wait for; else it is retried a few times."""
         self.in_flight.clear()
+        lived = time.monotonic() - self.feed_started
         self._close()
         self.recorder.position()  # raises if the database is gone: run() waits for it
+        if lived > FEED_HEALTHY:  # it worked for a while: not a death in a row
+            self.feed_deaths = 0
         self.feed_deaths += 1
         delay = self.backoff.next_wait() if self.feed_deaths <= 3 else None
         if delay is None:

@@ -1,6 +1,10 @@
 """A subscriber's view of the topics: what ``journey tail`` prints and ``publish --read-back``
 checks. It decodes values with the ``.avsc`` files alone (``schemas.avro_codec``), as any
 downstream Avro client would, and reads without a consumer group (nothing committed).
+
+A reader never creates a topic: one the broker does not have is ``TopicMissing``. A topic
+that exists but holds nothing is an empty answer (``tail_records`` yields nothing until
+something arrives, or until its ``idle`` time has passed).
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from typing import Any
 from uuid import UUID
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
-from journey.infra.kafka.client import make_consumer
+from journey.infra.kafka.client import KafkaUnavailable, TopicMissing, make_consumer
 from journey.infra.kafka.codec import EventDecodeError
 from journey.schemas.avro_codec import MAGIC, AvroCodecError, decode
 
 #: Stop reading back once nothing arrived for this long after the expected count.
 SETTLE = 0.5
+#: How long metadata may take to show a topic's partitions before it counts as missing.
+METADATA_WAIT = 2.0
 
 
 def _json_default(value: Any) -> Any:
@@ -61,15 +68,40 @@ def _decoded(record: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _assigned(bootstrap: str, topics: list[str], from_beginning: bool) -> Any:
+    """A consumer (no group) assigned every partition of ``topics``, at their start or end."""
     consumer = make_consumer(bootstrap, None)
-    partitions = [TopicPartition(topic, p) for topic in topics
-                  for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    consumer.assign(partitions)
-    if from_beginning:
-        consumer.seek_to_beginning()
-    else:
-        consumer.seek_to_end()
+    try:
+        partitions = [TopicPartition(topic, p) for topic, found in
+                      _partitions(consumer, topics, bootstrap).items() for p in sorted(found)]
+        consumer.assign(partitions)
+        if from_beginning:
+            consumer.seek_to_beginning()
+        else:
+            consumer.seek_to_end()
+    except KafkaError as exc:
+        consumer.close()
+        raise KafkaUnavailable(f"cannot read {', '.join(topics)} on {bootstrap}: {exc}") from exc
+    except BaseException:
+        consumer.close()
+        raise
     return consumer
+
+
+def _partitions(consumer: Any, topics: list[str], bootstrap: str) -> dict[str, set[int]]:
+    """Each topic's partitions; ``TopicMissing`` when the broker does not have one (after
+    ``METADATA_WAIT`` seconds, in case it was created a moment ago)."""
+    deadline = time.monotonic() + METADATA_WAIT
+    while True:
+        found = {topic: consumer.partitions_for_topic(topic) or set() for topic in topics}
+        missing = sorted(topic for topic, partitions in found.items() if not partitions)
+        if not missing:
+            return found
+        if time.monotonic() >= deadline:
+            raise TopicMissing(
+                f"no topic {', '.join(missing)} on {bootstrap}; reading never creates one "
+                "(journey publish creates the published topics, journey consume touchpoints "
+                "the input and its dead letters)")
+        time.sleep(0.1)
 
 
 def tail_records(bootstrap: str, topic: str, *, from_beginning: bool = False,
@@ -81,7 +113,7 @@ def tail_records(bootstrap: str, topic: str, *, from_beginning: bool = False,
     seen, last = 0, time.monotonic()
     try:
         while not stop() and (max_messages is None or seen < max_messages):
-            polled = consumer.poll(timeout_ms=200)
+            polled = _poll(consumer, topic, bootstrap)
             if not polled:
                 if idle is not None and time.monotonic() - last > idle:
                     return
@@ -96,6 +128,14 @@ def tail_records(bootstrap: str, topic: str, *, from_beginning: bool = False,
                         return
     finally:
         consumer.close()
+
+
+def _poll(consumer: Any, topic: str, bootstrap: str) -> dict[Any, list[Any]]:
+    try:
+        polled: dict[Any, list[Any]] = consumer.poll(timeout_ms=200)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"reading {topic} on {bootstrap}: {exc}") from exc
+    return polled
 
 
 def read_back(bootstrap: str, topics: list[str], *, expected: int = 0,

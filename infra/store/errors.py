@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import IntegrityError
 
 from journey.domain.errors import JourneyError
+from journey.infra.settings import max_outage_from
 
 
 class StoreError(JourneyError):
@@ -31,6 +31,16 @@ class AuditChainError(StoreError):
 
 class AuditKeyMismatch(StoreError):
     """The configured audit secret is not the key this store's seals are made with."""
+
+
+class StoreMissing(StoreError):
+    """No store where the URL points (no SQLite file, no such PostgreSQL database, or a
+    schema without the engine's tables): readers never create one, writers create all but
+    a PostgreSQL database."""
+
+
+class LoginRefused(StoreError):
+    """PostgreSQL refused the login: no such role, a wrong password, no pg_hba.conf entry."""
 
 
 # --- operational failures: the database went away, filled up or stayed locked ---------------
@@ -95,12 +105,41 @@ def _kind(exc: BaseException) -> str | None:
     if driver == "psycopg_pool":
         return "unreachable"  # no connection came in time
     if driver == "psycopg":
+        if connection_refusal(exc) is not None:
+            return None  # a missing database or a refused login: retrying will not cure it
         state = getattr(exc, "sqlstate", None)
         if state is None:  # no server answer: refused, closed, timed out
             return "unreachable" if names & {"OperationalError", "InterfaceError"} else None
         return _SQLSTATE_KINDS.get(state) or _SQLSTATE_KINDS.get(state[:2])
     if driver == "eventsourcing" and names & {"OperationalError", "InterfaceError"}:
         return "unreachable"
+    return None
+
+
+#: Refusals of a connection attempt that no retry cures. libpq gives no SQLSTATE for them
+#: (the text is all there is); a server error that carries one is matched by it.
+_LOGIN_REFUSED_TEXT = ("password authentication failed", "authentication failed",
+                       "no pg_hba.conf entry", "no password supplied",
+                       "permission denied for database")
+_REFUSAL_SQLSTATES = {"3D000": "database_missing", "28000": "login_refused",
+                      "28P01": "login_refused"}
+
+
+def connection_refusal(exc: BaseException) -> str | None:
+    """``"database_missing"`` or ``"login_refused"`` when ``exc`` (a driver's error on
+    connecting) is PostgreSQL refusing the database or the login, else ``None``."""
+    state = getattr(exc, "sqlstate", None)
+    if state is not None:
+        return _REFUSAL_SQLSTATES.get(state)
+    if type(exc).__name__ != "OperationalError":
+        return None
+    text = str(exc).lower()
+    if 'role "' in text and "does not exist" in text:
+        return "login_refused"
+    if 'database "' in text and "does not exist" in text:
+        return "database_missing"
+    if any(t in text for t in _LOGIN_REFUSED_TEXT):
+        return "login_refused"
     return None
 
 
@@ -120,9 +159,8 @@ class Backoff:
 
     def __init__(self, initial: float = 0.5, cap: float = 30.0,
                  give_up_after: float | None = None) -> None:
-        if give_up_after is None:
-            configured = float(os.environ.get("JOURNEY_MAX_OUTAGE") or 900)
-            give_up_after = configured if configured > 0 else None
+        if give_up_after is None:  # JOURNEY_MAX_OUTAGE, checked as every setting is
+            give_up_after = max_outage_from()
         self.initial, self.cap, self.give_up_after = initial, cap, give_up_after
         self.attempt = 0
         self.failing_since: float | None = None

@@ -62,10 +62,10 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         return [
             f"CREATE TABLE IF NOT EXISTS {self.touchpoints_sql} ("
             "touchpoint_id text PRIMARY KEY, content_hash bytea NOT NULL, type text NOT NULL, "
-            "recorded_at text NOT NULL)",
+            "recorded_at text NOT NULL, source text)",
             f"CREATE TABLE IF NOT EXISTS {self.rejects_sql} ("
             "seq bigserial PRIMARY KEY, touchpoint_id text, reason text NOT NULL, "
-            "detail text NOT NULL, raw bytea NOT NULL, recorded_at text NOT NULL)",
+            "detail text NOT NULL, raw bytea NOT NULL, recorded_at text NOT NULL, source text)",
             f"CREATE TABLE IF NOT EXISTS {self.runs_sql} ("
             "run_id text PRIMARY KEY, source text NOT NULL, bytes_done bigint NOT NULL, "
             "prefix_sha256 text NOT NULL, counts text NOT NULL, completed integer NOT NULL, "
@@ -115,6 +115,8 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             conn.execute("SELECT pg_advisory_lock(724210501)")
             try:
                 super().create_table()
+                with self._write() as c:  # a store of an older engine gets the new columns
+                    self.upgrade_journey_tables(c)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(724210501)")
 

@@ -37,6 +37,13 @@ from journey.infra.store.rows import (
 )
 from journey.infra.store.tracking import ViewTracking
 
+#: Columns added to the engine's tables after stores were written without them: (table,
+#: column, type). New stores get them from the CREATE TABLE statements, old ones when opened.
+ADDED_COLUMNS = (
+    ("journey_touchpoints", "source", "TEXT"),  # provenance: file:line, topic/partition@offset
+    ("journey_rejects", "source", "TEXT"),
+)
+
 
 class JourneyRecorderMixin(Bookkeeping):
     """Queries and writes shared by both dialects (placeholders differ)."""
@@ -152,19 +159,21 @@ class JourneyRecorderMixin(Bookkeeping):
             )
         self._check_seal_key(c)  # before anything is written, whether or not events follow
         now = now_text()
+        p = self.ph
         if records.accepted:
             c.executemany(
                 f"INSERT INTO {self.touchpoints_sql} (touchpoint_id, content_hash, type, "
-                f"recorded_at) VALUES ({self.ph},{self.ph},{self.ph},{self.ph})",
-                [(a.touchpoint_id, a.content_hash, a.type, now) for a in records.accepted],
+                f"recorded_at, source) VALUES ({p},{p},{p},{p},{p})",
+                [(a.touchpoint_id, a.content_hash, a.type, now, text_column(a.source))
+                 for a in records.accepted],
             )
         if records.rejects:
             # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
             c.executemany(
-                f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, recorded_at) "
-                f"VALUES ({self.ph},{self.ph},{self.ph},{self.ph},{self.ph})",
-                [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now)
-                 for r in records.rejects],
+                f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, "
+                f"recorded_at, source) VALUES ({p},{p},{p},{p},{p},{p})",
+                [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now,
+                  text_column(r.source)) for r in records.rejects],
             )
         if records.checkpoint is not None:
             self._save_checkpoint(c, records.checkpoint)
@@ -283,19 +292,43 @@ class JourneyRecorderMixin(Bookkeeping):
                     )
         return found
 
-    def rejects(self, after: int = 0, limit: int = 10_000) -> list[RejectRow]:
-        """Stored rejects in arrival order, ``limit`` at a time after sequence ``after``."""
+    def rejects(self, after: int = 0, limit: int = 10_000,
+                reasons: Sequence[str] | None = None) -> list[RejectRow]:
+        """Stored rejects in arrival order, ``limit`` at a time after sequence ``after``;
+        with ``reasons``, only those rejected for one of them."""
+        where, params = self._reject_filter(reasons)
         with self._read() as c:
             c.execute(
-                "SELECT seq, touchpoint_id, reason, detail, raw, recorded_at "
+                "SELECT seq, touchpoint_id, reason, detail, raw, recorded_at, source "
                 f"FROM {self.rejects_sql} "
-                f"WHERE seq > {self.ph} ORDER BY seq LIMIT {self.ph}",
-                (after, limit),
+                f"WHERE seq > {self.ph}{where} ORDER BY seq LIMIT {self.ph}",
+                (after, *params, limit),
             )
             return [
-                RejectRow(row[1], row[2], row[3], bytes(row[4]), row[0], str(row[5]))
+                RejectRow(row[1], row[2], row[3], bytes(row[4]), row[0], str(row[5]), row[6])
                 for row in c.fetchall()
             ]
+
+    def count_rejects(self, reasons: Sequence[str] | None = None) -> int:
+        """How many rejects are stored (with ``reasons``: for one of them)."""
+        where, params = self._reject_filter(reasons)
+        with self._read() as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.rejects_sql} WHERE 1 = 1{where}", params)
+            return int(c.fetchone()[0])
+
+    def _reject_filter(self, reasons: Sequence[str] | None) -> tuple[str, list[str]]:
+        if reasons is None:
+            return "", []
+        if not reasons:
+            return " AND 1 = 0", []
+        return f" AND reason IN ({','.join([self.ph] * len(reasons))})", list(reasons)
+
+    def upgrade_journey_tables(self, c: Any) -> None:
+        """Add the columns a store written by an older engine lacks (``ADDED_COLUMNS``);
+        called where the tables are created, in a write transaction."""
+        for table, column, sql_type in ADDED_COLUMNS:
+            if column not in self.columns(c, table):
+                c.execute(f"ALTER TABLE {self.qualified(table)} ADD COLUMN {column} {sql_type}")
 
     def counts(self) -> dict[str, int]:
         """Row counts of the engine's tables, for status and tests."""

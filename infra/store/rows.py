@@ -22,6 +22,9 @@ class AcceptedRow:
     touchpoint_id: str
     content_hash: bytes
     type: str
+    #: Where the line came from (``NAME:LINE``, ``kafka:TOPIC/PARTITION@OFFSET``; see
+    #: ``journey.infra.ingest.lines``), ``None`` when the caller did not say.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,8 @@ class RejectRow:
     raw: bytes
     seq: int = 0
     recorded_at: str = ""
+    #: Where the line came from, as on ``AcceptedRow``.
+    source: str | None = None
 
 
 @dataclass(slots=True)

@@ -58,10 +58,10 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         return [
             "CREATE TABLE IF NOT EXISTS journey_touchpoints ("
             "touchpoint_id TEXT PRIMARY KEY, content_hash BLOB NOT NULL, type TEXT NOT NULL, "
-            "recorded_at TEXT NOT NULL)",
+            "recorded_at TEXT NOT NULL, source TEXT)",
             "CREATE TABLE IF NOT EXISTS journey_rejects ("
             "seq INTEGER PRIMARY KEY AUTOINCREMENT, touchpoint_id TEXT, reason TEXT NOT NULL, "
-            "detail TEXT NOT NULL, raw BLOB NOT NULL, recorded_at TEXT NOT NULL)",
+            "detail TEXT NOT NULL, raw BLOB NOT NULL, recorded_at TEXT NOT NULL, source TEXT)",
             "CREATE TABLE IF NOT EXISTS journey_ingest_runs ("
             "run_id TEXT PRIMARY KEY, source TEXT NOT NULL, bytes_done INTEGER NOT NULL, "
             "prefix_sha256 TEXT NOT NULL, counts TEXT NOT NULL, completed INTEGER NOT NULL, "
@@ -125,6 +125,8 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         # upgrade to a write while another process creates them ("database is locked").
         with self.writer_lock():
             super().create_table()
+            with self._write() as c:  # a store of an older engine gets the new columns
+                self.upgrade_journey_tables(c)
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:

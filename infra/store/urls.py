@@ -8,7 +8,13 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from journey.infra.settings import AUDIT_SECRET_ENV
-from journey.infra.store.errors import StoreError
+from journey.infra.store.errors import (
+    OPERATIONAL_KINDS,
+    LoginRefused,
+    StoreError,
+    StoreMissing,
+    connection_refusal,
+)
 
 
 def store_env(url: str, audit_secret: str | None = None) -> dict[str, str]:
@@ -104,3 +110,40 @@ def postgres_connection_args(env: Mapping[str, str]) -> dict[str, Any]:
     return {"dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
             "port": env.get("POSTGRES_PORT"), "user": env.get("POSTGRES_USER"),
             "password": env.get("POSTGRES_PASSWORD") or None}
+
+
+def connection_error(exc: BaseException, env: Mapping[str, str], shown: str) -> StoreError:
+    """A failed attempt to connect to the PostgreSQL store ``env`` names, as one error that
+    names the cause: a missing database (``StoreMissing``) or a refused login
+    (``LoginRefused``), which no retry cures; otherwise the server is unreachable (refused,
+    timed out, down), said as an operational failure (the CLI exits 75 for those).
+    ``shown`` is the store's URL as the user gave it, password hidden (``redact``)."""
+    where = f"{env.get('POSTGRES_HOST')}:{env.get('POSTGRES_PORT')}"
+    detail = _server_said(exc)
+    refusal = connection_refusal(exc)
+    if refusal == "database_missing":
+        name = env.get("POSTGRES_DBNAME")
+        return StoreMissing(f"no database {name!r} on the PostgreSQL server at {where} "
+                            f"({shown}): create it (createdb {name}) or fix the store URL")
+    if refusal == "login_refused":
+        return LoginRefused(f"PostgreSQL at {where} refused the login of "
+                            f"{env.get('POSTGRES_USER')!r} ({shown}): {detail}")
+    text = str(exc).lower()
+    if "connection refused" in text:
+        detail = (f"connection refused: nothing listens at {where} (is PostgreSQL running, "
+                  "and are the host and port right?)")
+    elif "timeout expired" in text or "timed out" in text:
+        detail = f"no answer from {where} within {env.get('POSTGRES_CONNECT_TIMEOUT')} s"
+    return StoreError(f"{OPERATIONAL_KINDS['unreachable']} ({shown}): {detail}")
+
+
+def _server_said(exc: BaseException) -> str:
+    """The reason in libpq's message, without its preamble ("connection failed: connection
+    to server at ... failed: FATAL: "), on one line."""
+    text = str(exc)
+    for marker in ("FATAL:", "failed:"):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+            break
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines[0].split()) if lines else type(exc).__name__

@@ -3,6 +3,10 @@
 Work that costs CPU on every event (decoding, Avro encoding, folding) runs there, beside
 the consumer's own work (kafka-python's ``send``, the view writes), instead of sharing one
 interpreter lock with it. The relay's encoder and the rebuild's fold are such feeds.
+
+Whatever goes wrong in the child crosses to the parent as one message (``receive`` raises a
+``JourneyError`` naming it, the traceback goes to the parent's debug log): the child itself
+prints nothing, so a command ends with its one error line, never a worker's traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ import os
 import queue
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from typing import Any
+
+import structlog
 
 from journey.domain.errors import JourneyError
 from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
@@ -24,6 +31,8 @@ from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
 #: ``make(app)`` gives the function the feed applies to each batch it reads; it must be
 #: picklable (a module-level function or class, or a ``functools.partial`` of one).
 Make = Callable[[JourneyApplication], Callable[[list[LogEntry]], Any]]
+
+log = structlog.get_logger("journey.feed")
 
 
 class LogFeed:
@@ -78,11 +87,19 @@ class LogFeed:
         if isinstance(item, _Failed):
             self.drained = True
             if item.message is None:
-                raise JourneyError(f"the {self.what} process died; see its log above")
+                raise JourneyError(f"the {self.what} process died (exit code "
+                                   f"{self._exit_code()})")
+            if item.trace:
+                log.debug("feed.failed", feed=self.what, error=item.message,
+                          traceback=item.trace)
             raise JourneyError(f"the {self.what} process failed: {item.message}")
         if item is None:
             self.drained = True
         return item
+
+    def _exit_code(self) -> int | None:
+        self.process.join(timeout=5)
+        return self.process.exitcode
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -116,8 +133,20 @@ def cycles_uncollected() -> Iterator[None]:
 
 
 class _Failed:
-    def __init__(self, message: str | None) -> None:
+    """The child's error, as text (an exception object may not pickle): ``message`` is one
+    line, ``trace`` the traceback for the debug log; ``None``: the child died without a word."""
+
+    def __init__(self, message: str | None, trace: str | None = None) -> None:
         self.message = message
+        self.trace = trace
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` for a foreign error, the message alone for one of ours."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, JourneyError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _read_log(env: dict[str, str], start: int, batch_size: int, make: Make, follow: bool,
@@ -126,8 +155,10 @@ def _read_log(env: dict[str, str], start: int, batch_size: int, make: Make, foll
     if not cycles:
         gc.disable()  # for the life of this process
     parent = os.getppid()
-    app = JourneyApplication(env=env)
+    app: JourneyApplication | None = None
+    crashed = False
     try:
+        app = JourneyApplication(env=env)
         transform, recorder, position = make(app), app.journey_recorder, start
         with log_wake_ups(app) as wait:
             while os.getppid() == parent:
@@ -143,7 +174,15 @@ def _read_log(env: dict[str, str], start: int, batch_size: int, make: Make, foll
                 connection.send(transform(batch))
     except (BrokenPipeError, EOFError):
         pass  # the parent went away
-    except JourneyError as exc:
-        connection.send(_Failed(str(exc)))
+    except Exception as exc:  # crosses to the parent as one line; nothing printed here
+        with suppress(OSError, EOFError):  # BrokenPipeError: the parent went away
+            connection.send(_Failed(_one_line(exc), traceback.format_exc()))
+        # Not one of ours (a database gone?): the parent sees a non-zero exit code as well.
+        # SystemExit ends the process without the traceback multiprocessing would print.
+        crashed = not isinstance(exc, JourneyError)
     finally:
-        app.close()
+        if app is not None:
+            with suppress(Exception):  # everything was handed over; closing is tidying up
+                app.close()
+    if crashed:
+        raise SystemExit(1)

@@ -25,6 +25,7 @@ from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
 from journey.infra.store.errors import (
     OPERATIONAL_KINDS,
     Backoff,
+    LeaseHeld,
     StoreError,
     discard_broken_connections,
     operational_failure,
@@ -33,6 +34,7 @@ from journey.infra.store.urls import store_url
 from journey.infra.views.database import ViewDb
 from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.feed import LogFeed, cycles_uncollected
+from journey.infra.views.swap import TRACKING_PREFIX, swap_tables
 from journey.projections.queries import ViewQueries
 from journey.projections.stock import Pair, StockFold, StockWrites
 from journey.projections.stock.table import (
@@ -77,7 +79,10 @@ class _BatchFailed(Exception):
         self.batch = batch
         self.cause = cause
 
-TRACKING_PREFIX = "view:"
+#: A rebuild's lease is this + its suffix: one rebuild per store and generation at a time.
+REBUILD_LEASE = "rebuild"
+#: The generations rebuilds make beside the live tables (``rebuild``, ``audit replay``).
+SCRATCH_SUFFIXES = ("_next", "_audit")
 
 
 @dataclass(slots=True)
@@ -127,6 +132,7 @@ class Projector:
         self.worker_min_events = worker_min_events
         self.decode = ViewDecoder(app)
         self.ensure_tables()
+        self._sweep()
 
     def ensure_tables(self, suffix: str = "", *, tables: bool = True, indexes: bool = True,
                       names: Iterable[str] = PROJECTIONS) -> None:
@@ -257,15 +263,37 @@ class Projector:
     def rebuild(self, names: list[str], progress: Callable[[int, int], None] | None = None,
                 *, suffix: str = "_next", swap: bool = True) -> int:
         """Build fresh tables from the whole log beside the live ones, then swap them in
-        (``swap=False`` leaves them beside the live ones, e.g. for ``audit replay``)."""
+        (``swap=False`` leaves them beside the live ones, e.g. for ``audit replay``).
+
+        One rebuild per store and suffix at a time (a lease; another one is refused). If
+        anything fails or interrupts it before the swap commits (an error, Ctrl-C, SIGTERM),
+        its ``suffix`` tables and their tracking rows are dropped and the live views keep
+        their rows and positions; a rebuild killed outright (``kill -9``) leaves them to the
+        next projector (``journey project``, ``ingest``, ``rebuild``), see ``_sweep``.
+        """
+        try:
+            with self.db.recorder.lease(REBUILD_LEASE + suffix, wait=False):
+                try:
+                    done = self._build(names, progress, suffix)
+                    if swap:
+                        with self.db.transaction() as (c, _):
+                            self._swap(c, names, suffix)
+                except BaseException:
+                    self._discard(names, suffix)
+                    raise
+        except LeaseHeld as held:
+            raise JourneyError(
+                "another process is rebuilding the views of this store (it holds the "
+                f"{REBUILD_LEASE + suffix} lease): wait for it to finish") from held
+        if not swap:
+            return done
+        return done + self.catch_up()  # what was appended meanwhile, into the swapped-in tables
+
+    def _build(self, names: list[str], progress: Callable[[int, int], None] | None,
+               suffix: str) -> int:
+        """Fold the whole log into fresh ``suffix`` tables (indexes built last)."""
         next_t = self.db.tables(suffix)
-        with self.db.transaction() as (c, _):
-            for name in names:
-                for table in PROJECTIONS[name]:
-                    c.execute(f"DROP TABLE IF EXISTS {getattr(next_t, table)}")
-                c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
-                                      "WHERE application_name = ?"),
-                          (TRACKING_PREFIX + name + suffix,))
+        self._drop_generation(names, suffix)  # leftovers of a rebuild that was killed
         # Bulk-load without secondary indexes, build them once, swap, then catch up.
         self.ensure_tables(suffix, indexes=False, names=names)
         done, head = 0, self.app.journey_recorder.position()
@@ -278,15 +306,50 @@ class Projector:
                         write_stock(self.db, c, next_t, folded.stock)
                     for name in names:
                         self.db.track(raw, TRACKING_PREFIX + name + suffix, folded.last)
+                failpoint("views.rebuild_batch")
                 done += folded.count
                 if progress:
                     progress(done, max(head, folded.last))
         self.ensure_tables(suffix, tables=False, names=names)
-        if not swap:
-            return done
+        return done
+
+    def _drop_generation(self, names: Iterable[str], suffix: str) -> None:
+        """Drop a generation's tables and its tracking rows (not the live ones)."""
+        assert suffix, "never the live tables"
+        t = self.db.tables(suffix)
         with self.db.transaction() as (c, _):
-            self._swap(c, names, suffix)
-        return done + self.catch_up()  # what was appended meanwhile, into the swapped-in tables
+            for name in names:
+                for table in PROJECTIONS[name]:
+                    c.execute(f"DROP TABLE IF EXISTS {getattr(t, table)}")
+                c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
+                                      "WHERE application_name = ?"),
+                          (TRACKING_PREFIX + name + suffix,))
+
+    def _discard(self, names: list[str], suffix: str) -> None:
+        """After a failed or interrupted rebuild: its tables go, the live ones stay."""
+        try:
+            self._drop_generation(names, suffix)
+            log.warning("views.rebuild_abandoned", views=names,
+                        detail=f"the {suffix} tables were dropped; the live views are untouched")
+        except Exception as exc:  # the database is gone: the next projector sweeps them
+            log.warning("views.rebuild_leftovers", views=names, error=str(exc),
+                        detail=f"the {suffix} tables stay until the next journey project, "
+                        "ingest or rebuild; the live views are untouched")
+
+    def _sweep(self) -> None:
+        """Drop the tables of rebuilds that were killed outright (no lease held any more)."""
+        with self.db.recorder.read_rows() as c:
+            found = [suffix for suffix in SCRATCH_SUFFIXES
+                     if any(self.db.table_exists(c, table + suffix)
+                            for tables in PROJECTIONS.values() for table in tables)]
+        for suffix in found:
+            try:
+                with self.db.recorder.lease(REBUILD_LEASE + suffix, wait=False):
+                    self._drop_generation(PROJECTIONS, suffix)
+            except LeaseHeld:
+                continue  # a rebuild is running: its tables are in use
+            log.info("views.swept", detail=f"dropped the {suffix} tables of a rebuild that "
+                     "was killed; the live views were never touched")
 
     @contextmanager
     def _folded(self, names: list[str], head: int) -> Iterator[Iterator[FoldedBatch]]:
@@ -306,29 +369,23 @@ class Projector:
             yield fold(batch)
 
     def _swap(self, c: Any, names: list[str], suffix: str) -> None:
-        """Replace the live tables by the rebuilt ones: one transaction, readers never wait."""
-        live = self.db.tables()
-        for name in names:
-            for table in PROJECTIONS[name]:
-                c.execute(f"DROP TABLE IF EXISTS {getattr(live, table)}")
-                c.execute(f"ALTER TABLE {getattr(self.db.tables(suffix), table)} "
-                          f"RENAME TO {table}")
-            c.execute(self.db.sql(f"DELETE FROM {self.db.tracking_table} "
-                                  "WHERE application_name = ?"), (TRACKING_PREFIX + name,))
-            c.execute(self.db.sql(f"UPDATE {self.db.tracking_table} SET application_name = ? "
-                                  "WHERE application_name = ?"),
-                      (TRACKING_PREFIX + name, TRACKING_PREFIX + name + suffix))
-        log.info("views.swapped", views=names)
+        """Replace the live tables by the rebuilt ones, in the one transaction of ``c``
+        (see ``swap_tables``: analysts' SQL views over them keep working)."""
+        replaced = swap_tables(self.db, c, names, suffix)
+        log.info("views.swapped", views=names, rows_replaced_in=replaced)
 
 
 @contextmanager
 def view_queries(app: JourneyApplication) -> Iterator[ViewQueries]:
-    """Typed queries over the live views, in one read transaction."""
+    """Typed queries over the live views, in one read transaction; ``freshness()`` says
+    which log position the answers reflect."""
     db = ViewDb(app)
     if not _views_current(app, db):
         Projector(app)  # nothing projected yet (empty views, not an error), or older tables
     with app.journey_recorder.read_rows() as c:
-        yield ViewQueries(c, db.sql, db.tables())
+        positions = {name: db.position(c, TRACKING_PREFIX + name) for name in PROJECTIONS}
+        head = app.journey_recorder.position()  # after the positions: never behind them
+        yield ViewQueries(c, db.sql, db.tables(), positions, head)
 
 
 def _views_current(app: JourneyApplication, db: ViewDb) -> bool:

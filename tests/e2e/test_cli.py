@@ -47,7 +47,10 @@ def test_rejects_lists_reason_detail_and_the_raw_line_in_arrival_order(
     assert rejects[0]["raw"] == raw_bad.decode()
     assert rejects[2]["raw"] == "[1,2]"
     assert all(r["detail"] for r in rejects)
-    assert set(rejects[0]) == {"touchpoint_id", "reason", "detail", "raw"}
+    # the contract's fields, and where each line came from (an engine extension)
+    assert set(rejects[0]) == {"touchpoint_id", "reason", "detail", "raw", "source"}
+    assert [r["source"] for r in rejects] == ["-:1", "-:3", "-:4"]
+    assert "raw_base64" in rejects[1] and "raw_base64" not in rejects[0]
 
 
 def test_json_flag_works_before_or_after_the_command(journey: Journey) -> None:
@@ -131,7 +134,7 @@ def test_bad_time_or_entity_arguments_are_one_clear_error_line(journey: Journey)
                  ("timeline", "C1", "--known-at", "2026-01-01T00:00:00")):
         result = journey.run(*args, check=False)
         lines = [r for r in result.stderr.splitlines() if not r.startswith(b"{")]
-        assert result.returncode == 1, args
+        assert result.returncode == 2, args  # a usage error (issue 12)
         assert len(lines) == 1 and lines[0].startswith(b"journey: error:"), lines
 
 

@@ -106,3 +106,69 @@ def test_tail_on_a_damaged_message_is_one_clear_error_naming_where_it_sits(
     assert b"Traceback" not in result.stderr
     last = result.stderr.decode().strip().splitlines()[-1]
     assert last.startswith(f"journey: error: {topic} partition 0 offset 0 is not a readable")
+
+
+def test_tail_of_a_missing_topic_is_one_clear_error(journey: Journey,
+                                                   kafka_bootstrap: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    result = journey.run("tail", "purchase", "--bootstrap", kafka_bootstrap, "--idle", "1",
+                         env={"JOURNEY_KAFKA_PREFIX": prefix}, check=False)
+
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip().splitlines()[-1] == (
+        f"journey: error: no topic {prefix}.purchase on {kafka_bootstrap}; reading never "
+        "creates one (journey publish creates the published topics, journey consume "
+        "touchpoints the input and its dead letters)")
+
+
+def test_tail_without_a_broker_says_to_give_one(journey: Journey) -> None:
+    result = journey.run("tail", "purchase", "--idle", "1",
+                         env={"JOURNEY_KAFKA_BOOTSTRAP": ""}, check=False)
+
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip().splitlines()[-1].startswith(
+        "journey: error: --bootstrap: tail reads a running broker; give --bootstrap HOST:PORT "
+        "or set JOURNEY_KAFKA_BOOTSTRAP")
+
+
+def test_tail_of_a_topic_without_messages_answers_nothing(journey: Journey,
+                                                         kafka_bootstrap: str) -> None:
+    topic = f"t{uuid.uuid4().hex[:10]}.purchase"
+    ensure_topics(kafka_bootstrap, {topic: 2})
+
+    result = journey.run("tail", topic, "--bootstrap", kafka_bootstrap, "--from-beginning",
+                         "--idle", "1")
+
+    assert (result.returncode, result.stdout) == (0, b"")
+
+
+def test_consume_touchpoints_warns_once_about_a_partitioned_input(
+        journey: Journey, kafka_bootstrap: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    ensure_topics(kafka_bootstrap, {f"{prefix}.touchpoints": 3})  # a producer made it so
+    producer = make_producer(kafka_bootstrap)
+    try:
+        producer.send(f"{prefix}.touchpoints", value=line(order("O1"))).get(timeout=30)
+    finally:
+        close_producer(producer)
+
+    result = journey.run("consume", "touchpoints", "--bootstrap", kafka_bootstrap,
+                         "--group", f"g-{prefix}", "--idle", "1", "--json",
+                         env={"JOURNEY_KAFKA_PREFIX": prefix})
+
+    assert json.loads(result.stdout)["accepted"] == 1
+    stderr = result.stderr.decode().splitlines()
+    human = [text for text in stderr if text.startswith("journey: warning:")]
+    assert human == [
+        f"journey: warning: topic {prefix}.touchpoints has 3 partitions: Kafka keeps arrival "
+        "order only within a partition, so touchpoints are decided in an order that "
+        "interleaves the partitions, not the order they were sent in, and one that overtakes "
+        "what it depends on is rejected (unknown_entity, invalid_transition, "
+        "insufficient_stock ...). Give the topic 1 partition; else key each message by "
+        "customer_id (part.* by part_id) and re-decide the rejects once everything has arrived"]
+    logged = [json.loads(text) for text in stderr if text.startswith("{")]
+    assert [(e["level"], e["partitions"]) for e in logged
+            if e["event"] == "consume.touchpoints.partitioned"] == [("warning", 3)]

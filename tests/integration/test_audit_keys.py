@@ -208,8 +208,9 @@ def test_the_secret_can_come_from_a_file(store_url: str, tmp_path: Path) -> None
     assert verify(store_url, SECRET)[0] == 0  # the same key, given directly
     missing = journey(store_url, "audit", "verify",
                       env={"JOURNEY_AUDIT_SECRET_FILE": str(tmp_path / "nope")})
-    assert missing.returncode == 1
-    assert missing.stderr.decode().startswith("journey: error: cannot read the audit secret")
+    assert missing.returncode == 2  # a bad setting: refused before the store is opened
+    assert missing.stderr.decode().startswith(
+        "journey: error: JOURNEY_AUDIT_SECRET_FILE: expected a readable file")
 
 
 # --- writers keep one key per store ---------------------------------------------------------------

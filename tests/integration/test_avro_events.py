@@ -8,11 +8,13 @@ The store is filled by ingesting a generated workload (every event type occurs i
 from __future__ import annotations
 
 import io
+import json
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 import avro.io
 import avro.schema
@@ -31,11 +33,12 @@ from journey.infra.kafka.codec import (
     EventEncoder,
     Outgoing,
 )
-from journey.infra.kafka.topics import KINDS
+from journey.infra.kafka.relay import Relay
+from journey.infra.kafka.topics import KINDS, Topics
 from journey.infra.store import JourneyApplication, LogEntry, open_store, store_env
 from journey.infra.workload import WorkloadOptions, write_workload
 from journey.schemas import avro_codec
-from tests.kafka_support import log_entries
+from tests.kafka_support import consume_all, log_entries
 from tests.support import V1_TOPIC, v1_row
 
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "avro"
@@ -70,12 +73,26 @@ def published(app: JourneyApplication) -> list[tuple[LogEntry, Outgoing]]:
 
 
 def official_schemas() -> dict[bytes, avro.schema.Schema]:
-    """Every current and released schema, by the fingerprint a message carries."""
+    """Every current and released schema, by the fingerprint a message carries.
+
+    The package's own canonical form keeps a logical-type annotated primitive as an object
+    (``{"type": "long"}``), against the spec; so it fingerprints each file without its
+    ``logicalType`` keys (the spec's canonical form drops them), and reads with the file
+    as it is (logical types applied)."""
     found = {}
     for path in [*SCHEMA_DIR.glob("*.avsc"), *SCHEMA_DIR.glob("released/*/*.avsc")]:
-        schema = avro.schema.parse(path.read_text())  # the file as it is
-        found[schema.fingerprint("CRC-64-AVRO")] = schema
+        text = path.read_text()
+        plain = json.dumps(strip_logical_types(json.loads(text)))
+        found[avro.schema.parse(plain).fingerprint("CRC-64-AVRO")] = avro.schema.parse(text)
     return found
+
+
+def strip_logical_types(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: strip_logical_types(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [strip_logical_types(v) for v in node]
+    return node
 
 
 def official_decode(schemas: dict[bytes, avro.schema.Schema], value: bytes) -> tuple[str, Any]:
@@ -86,6 +103,10 @@ def official_decode(schemas: dict[bytes, avro.schema.Schema], value: bytes) -> t
     record = avro.io.DatumReader(schema, schema).read(avro.io.BinaryDecoder(body))
     assert body.read() == b"", "nothing after the record"
     return schema.fullname, record
+
+
+def uuids_as_text(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, UUID) else v) for k, v in record.items()}
 
 
 # --- the tests -----------------------------------------------------------------------------------
@@ -108,9 +129,8 @@ def test_every_message_decodes_with_the_official_package_from_the_avsc_files_alo
     for entry, out in published:
         full_name, record = official_decode(schemas, out.value)
         incoming = decoder.decode(out.value)
-        # The files annotate fields, not types: the package gives base values.
-        assert (full_name, record) == (incoming.schema, avro_codec.decode(
-            out.value, logical=False)[1]), entry.id
+        # Logical types applied, as ours (the package hands uuids over as their text).
+        assert (full_name, record) == (incoming.schema, uuids_as_text(incoming.record)), entry.id
         assert (incoming.schema, incoming.record) == avro_codec.decode(out.value)
         assert (record["notification_id"], record["originator_version"]) == (
             entry.id, entry.originator_version)
@@ -248,3 +268,40 @@ def test_registration_events_keep_their_aggregate_topic(
     event = EventDecoder().decode(out.value).event
     assert isinstance(event, PartStock.Registered)
     assert event.originator_topic == "journey.domain.stock:PartStock"
+
+
+def test_the_official_package_reads_a_published_event_with_its_logical_types(
+        tmp_path: Path, kafka_bootstrap: str) -> None:
+    """A subscriber with the ``.avsc`` files and the official package, on a real broker: the
+    times come out as UTC datetimes and the ids are uuid-typed, not plain longs and strings."""
+    application = open_store(f"sqlite:///{tmp_path / 'interop.db'}")
+    try:
+        fill(application, tmp_path, customers=8, seed=11)
+        topics = Topics(f"t{uuid5(JOURNEY_NAMESPACE, str(tmp_path)).hex[:10]}", 2)
+        summary = Relay(application, kafka_bootstrap, topics, batch_size=500).run()
+    finally:
+        application.close()
+    messages = consume_all(kafka_bootstrap, sorted(topics.published),
+                           expected=summary.published, timeout=60)
+    assert len(messages) == summary.published > 0
+    schemas = official_schemas()
+    for message in messages:
+        full_name, record = official_decode(schemas, message.value)
+        headers = {k: v.decode() for k, v in message.headers}
+        schema = schemas[message.value[2:10]]
+        assert isinstance(schema, avro.schema.RecordSchema)
+        types = {f.name: f.type for f in schema.fields}
+        assert full_name == headers["event_type"]
+        assert isinstance(types["recorded_at"], avro.schema.TimestampMicrosSchema)
+        assert isinstance(record["recorded_at"], datetime)
+        assert record["recorded_at"].utcoffset() == timedelta(0)
+        for name in ("event_id", "originator_id"):
+            assert isinstance(types[name], avro.schema.UUIDSchema)
+            assert str(UUID(record[name])) == record[name] == headers[name]
+        if "occurred_at" in headers:  # every event but a part's registration
+            assert isinstance(types["occurred_at"], avro.schema.TimestampMicrosSchema)
+            assert isinstance(record["occurred_at"], datetime)
+            assert record["occurred_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == headers[
+                "occurred_at"]
+        if full_name == "journey.events.InvoiceIssued":
+            assert isinstance(types["due_date"], avro.schema.DateSchema)

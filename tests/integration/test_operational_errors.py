@@ -44,7 +44,7 @@ def test_a_full_disk_is_named_not_an_internal_error(tmp_path: Path) -> None:
     workload = tmp_path / "w.jsonl"
     with workload.open("w") as out:
         write_workload(WorkloadOptions(customers=30, seed=2), out)
-    assert _run("--db", db, "rejects").returncode == 0  # creates the store
+    assert _run("--db", db, "project").returncode == 0  # creates the store (a writer)
 
     result = _run("--db", db, "ingest", str(workload), capped=True)
 

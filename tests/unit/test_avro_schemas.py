@@ -2,11 +2,13 @@
 and a gate that fails when a schema change would break readers of released data.
 
 Independent checks use the official ``avro`` package (Apache): it parses every schema, decodes
-the pinned bytes, computes the fingerprints and decides schema compatibility. One quirk of it:
-its parsing canonical form keeps ``{"type": "long"}`` for a logical-type annotated primitive
-where the specification (and Java, and fastavro) reduce it to ``"long"`` (the spec strips
-``logicalType``). We hand it each schema without ``logicalType`` to fingerprint, which by the
-spec has the same canonical form, and check that form is the one fastavro computes.
+the pinned bytes (timestamps as datetimes, ids as UUIDs: the logical types sit inside the
+types, where every implementation reads them), computes the fingerprints and decides schema
+compatibility. One quirk of it: its parsing canonical form keeps ``{"type": "long"}`` for a
+logical-type annotated primitive where the specification (and Java, and fastavro) reduce it to
+``"long"`` (the spec strips ``logicalType``). We hand it each schema without ``logicalType`` to
+fingerprint, which by the spec has the same canonical form, and check that form is the one
+fastavro computes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 import pkgutil
 import typing
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -283,6 +285,19 @@ def official(schema_json: Any) -> avro.schema.Schema:
     return avro.schema.parse(json.dumps(schema_json))
 
 
+def official_fingerprint(schema_json: Any) -> bytes:
+    """The spec's fingerprint, from the official package: given the schema without
+    ``logicalType`` (its own canonical form keeps annotated primitives as objects)."""
+    fingerprint: bytes = official(avro_codec.without_logical_types(schema_json)).fingerprint(
+        "CRC-64-AVRO")
+    return fingerprint
+
+
+#: Where each published record has a logical type, and which (the same in every schema).
+LOGICAL = {"event_id": "uuid", "originator_id": "uuid", "recorded_at": "timestamp-micros",
+           "occurred_at": "timestamp-micros", "due_date": "date"}
+
+
 def official_decode(schema_json: Any, body: bytes) -> Any:
     schema = official(schema_json)
     return avro.io.DatumReader(schema, schema).read(avro.io.BinaryDecoder(io.BytesIO(body)))
@@ -362,10 +377,40 @@ def test_the_schema_parses_with_fastavro_and_with_the_official_package(name: str
 @pytest.mark.parametrize("name", SHORT)
 def test_the_fingerprint_is_crc64_of_the_canonical_form_as_the_official_package_computes_it(
         name: str) -> None:
-    canonical = official(raw(name))  # the file as any subscriber would load it
+    canonical = official(avro_codec.without_logical_types(raw(name)))
     assert canonical.canonical_form == fastavro.schema.to_parsing_canonical_form(
         avro_codec.schema(name))
     assert canonical.fingerprint("CRC-64-AVRO") == avro_codec.fingerprint(name)
+    assert official_fingerprint(raw(name)) == bytes.fromhex(PINNED[name])[2:10]  # unchanged
+
+
+def annotations(schema: Any) -> dict[str, tuple[str, str]]:
+    """Every ``logicalType`` in a schema: where it is -> (on the field or in its type, which)."""
+    found = {}
+    for where, node in records_and_fields(schema):
+        if "fields" in node:
+            continue
+        if "logicalType" in node:
+            found[where] = ("field", node["logicalType"])
+        if isinstance(node["type"], dict) and "logicalType" in node["type"]:
+            found[where] = ("type", node["type"]["logicalType"])
+    return found
+
+
+@pytest.mark.parametrize(("name", "release"), [(name, None) for name in SHORT] + [
+    (name, n) for name in SHORT for n in avro_codec.released(name)])
+def test_every_logical_type_sits_inside_the_type_of_its_field(name: str,
+                                                              release: int | None) -> None:
+    schema = raw(name) if release is None else json.loads(avro_codec.released(name)[release])
+    found = annotations(schema)
+    assert found == {f"{name}.{field}": ("type", logical) for field, logical in LOGICAL.items()
+                     if any(f["name"] == field for f in schema["fields"])}
+    # So the official package (as Java's, C#'s, Rust's) sees them, not a plain long or string:
+    fields = {f.name: f.type for f in official(schema).fields}
+    assert isinstance(fields["recorded_at"], avro.schema.TimestampMicrosSchema)
+    assert isinstance(fields["event_id"], avro.schema.UUIDSchema)
+    if "occurred_at" in fields:
+        assert isinstance(fields["occurred_at"], avro.schema.TimestampMicrosSchema)
 
 
 def test_every_stored_event_class_has_a_schema_and_every_schema_a_class() -> None:
@@ -430,12 +475,18 @@ def test_base_values_encode_to_the_same_bytes_and_decode_to_base_values(name: st
 def test_the_official_package_decodes_the_pinned_bytes_to_the_same_record(name: str) -> None:
     value = bytes.fromhex(PINNED[name])
     assert value[:2] == b"\xc3\x01"
-    assert value[2:10] == official(raw(name)).fingerprint()
+    assert value[2:10] == official_fingerprint(raw(name))
 
     decoded = official_decode(raw(name), value[10:])
 
-    # The files annotate fields, not types: other implementations give base values.
-    assert avro_codec.decode(value, logical=False)[1] == decoded
+    # Logical types applied, as ours: datetimes (UTC) and dates; uuids are typed as such in the
+    # schema (UUIDSchema) and this package hands them over as their canonical text.
+    uuids_as_text = {k: (str(v) if isinstance(v, UUID) else v) for k, v in RECORDS[name].items()}
+    assert decoded == uuids_as_text
+    assert {k: (str(v) if isinstance(v, UUID) else v)
+            for k, v in avro_codec.decode(value)[1].items()} == decoded
+    assert isinstance(decoded["recorded_at"], datetime)
+    assert decoded["recorded_at"].utcoffset() == timedelta(0)
 
 
 # --- the codec's errors --------------------------------------------------------------------------
@@ -521,7 +572,9 @@ def test_the_current_schema_reads_data_written_with_every_release(name: str,
     assert {k: v for k, v in sample.items() if k in read} == {
         k: v for k, v in read.items() if k in sample}
     # And the codec decodes a message written with the release (its fingerprint).
-    released_print = official(writer).fingerprint()
+    released_print = official_fingerprint(writer)
+    if release == 1:  # moving logicalType into the types did not change it
+        assert released_print == bytes.fromhex(PINNED[name])[2:10]
     full_name, decoded = avro_codec.decode(b"\xc3\x01" + released_print + body.getvalue())
     assert (full_name, decoded) == (f"{avro_codec.NAMESPACE}.{name}", read)
 
