@@ -44,7 +44,7 @@ PARTITIONED = (
     "that interleaves the partitions, not the order they were sent in, and one that overtakes "
     "what it depends on is rejected (unknown_entity, invalid_transition, insufficient_stock ...). "
     "Give the topic 1 partition; else key each message by customer_id (part.* by part_id) "
-    "and re-decide the rejects once everything has arrived"
+    "and expect rejects that a later arrival would have let through"
 )
 
 

@@ -7,8 +7,8 @@ import sys
 
 import structlog
 
-LEVELS = ("debug", "info", "warning", "error")
-FORMATS = ("auto", "json", "console")
+from journey.infra.settings import LOG_FORMATS as FORMATS
+from journey.infra.settings import LOG_LEVELS as LEVELS
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:

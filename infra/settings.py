@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -69,8 +70,13 @@ _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 def _store_url(value: str) -> str:
-    if (value.startswith("sqlite:///") and len(value) > len("sqlite:///")) or (
-            value.startswith(("postgresql://", "postgres://"))):
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value
+    if value.startswith(("postgresql://", "postgres://")):
+        try:
+            urlsplit(value).port  # noqa: B018 -- raises on a port that is no port
+        except ValueError:  # "abc", 99999, an unclosed [IPv6 address
+            raise ValueError("a store URL") from None
         return value
     raise ValueError("a store URL")
 

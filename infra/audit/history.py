@@ -215,29 +215,32 @@ def audit_replay(app: JourneyApplication, limit: int = 20) -> dict[str, Any]:
     projector = Projector(app)
     projector.catch_up()
     names = sorted(PROJECTIONS)
-    events = projector.rebuild(names, suffix="_audit", swap=False)
-    projector.catch_up()  # the live views, up to where the scratch ones got
-    db = projector.db
-    live, scratch = db.tables(), db.tables("_audit")
-    report: dict[str, Any] = {"ok": True, "events": events, "tables": {}}
-    with db.transaction() as (c, _):
-        for name in names:
-            for table in PROJECTIONS[name]:
-                only_live = _rows(c, f"SELECT * FROM {getattr(live, table)} EXCEPT "
-                                     f"SELECT * FROM {getattr(scratch, table)}")
-                only_replay = _rows(c, f"SELECT * FROM {getattr(scratch, table)} EXCEPT "
-                                       f"SELECT * FROM {getattr(live, table)}")
-                drift = bool(only_live or only_replay)
-                report["ok"] = report["ok"] and not drift
-                report["tables"][table] = {
-                    "ok": not drift,
-                    "only_in_live": [list(r) for r in only_live[:limit]],
-                    "only_in_replay": [list(r) for r in only_replay[:limit]],
-                }
-            for table in PROJECTIONS[name]:
-                c.execute(f"DROP TABLE IF EXISTS {getattr(scratch, table)}")
-            c.execute(db.sql(f"DELETE FROM {db.tracking_table} WHERE application_name = ?"),
-                      (f"view:{name}_audit",))
+    report: dict[str, Any] = {"ok": True, "events": 0, "tables": {}}
+
+    def compare() -> None:  # under the rebuild's lease: nobody sweeps the scratch tables
+        projector.catch_up()  # the live views, up to where the scratch ones got
+        db = projector.db
+        live, scratch = db.tables(), db.tables("_audit")
+        with db.transaction() as (c, _):
+            for name in names:
+                for table in PROJECTIONS[name]:
+                    only_live = _rows(c, f"SELECT * FROM {getattr(live, table)} EXCEPT "
+                                         f"SELECT * FROM {getattr(scratch, table)}")
+                    only_replay = _rows(c, f"SELECT * FROM {getattr(scratch, table)} EXCEPT "
+                                           f"SELECT * FROM {getattr(live, table)}")
+                    drift = bool(only_live or only_replay)
+                    report["ok"] = report["ok"] and not drift
+                    report["tables"][table] = {
+                        "ok": not drift,
+                        "only_in_live": [list(r) for r in only_live[:limit]],
+                        "only_in_replay": [list(r) for r in only_replay[:limit]],
+                    }
+                for table in PROJECTIONS[name]:
+                    c.execute(f"DROP TABLE IF EXISTS {getattr(scratch, table)}")
+                c.execute(db.sql(f"DELETE FROM {db.tracking_table} WHERE application_name = ?"),
+                          (f"view:{name}_audit",))
+
+    report["events"] = projector.rebuild(names, suffix="_audit", swap=False, then=compare)
     return report
 
 

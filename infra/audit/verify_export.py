@@ -59,7 +59,7 @@ from journey.infra.audit.export import (
 )
 from journey.infra.audit.files import open_regular
 from journey.infra.store import JourneyApplication, store_url
-from journey.infra.store.chain import ZERO_HASH, key_fingerprint, link, seal_ok
+from journey.infra.store.chain import ZERO_HASH, link, seal_ok
 
 
 @dataclass(frozen=True)
@@ -301,9 +301,13 @@ class _ChainCheck:
 
     def check(self, got: dict[str, Any], report: VerifyReport) -> Mismatch | None:
         prev, own = got.get("chain_prev"), got.get("chain_hash")
-        if own is None or prev is None:
-            return None  # format 1, or an event from before the store's chain
         position = got["position"]
+        if own is None or prev is None:
+            if self.linked:  # a whole-log export of format 2 chains every event it holds
+                return Mismatch(position, "chain_hash", "the record carries no chain hash, "
+                                "though every event of a whole-log export is chained: it was "
+                                "added to the file or altered")
+            return None  # format 1, or a selection
         try:
             recomputed = link(bytes.fromhex(prev), position, UUID(got["originator_id"]).hex,
                               got["originator_version"], got["topic"], got["state"]).hex()
@@ -321,7 +325,8 @@ class _ChainCheck:
         return None
 
     def end(self, report: VerifyReport) -> Mismatch | None:
-        if not self.linked or not report.chain_checked:
+        if not self.linked or not report.chain_checked or (
+                report.chain_checked != report.records):
             return None
         if self.prev != (report.head_hash or None):
             return Mismatch(None, "head_hash", "the last record's chain hash is not the "
@@ -335,11 +340,16 @@ def _head_seal(metadata: dict[str, str], head: int, key: bytes | None,
                report: VerifyReport) -> Mismatch | None:
     """Check the file's head seal with the configured secret, when it is the store's."""
     seal, hashed = metadata.get("journey.head_seal"), metadata.get("journey.head_hash")
+    if key is None or metadata.get("journey.format") != "2":
+        if seal and hashed:
+            report.head_seal = "unchecked"
+        return None
+    # A secret is configured: the seal is checked with it, whatever the file says of its key
+    # (a rewriter could strip the seal or change the fingerprint to dodge the check).
     if not seal or not hashed:
-        return None
-    report.head_seal = "unchecked"
-    if key is None or key_fingerprint(key) != metadata.get("journey.key_fingerprint"):
-        return None
+        report.head_seal = "absent"
+        return Mismatch(None, "head_seal", "the file carries no head seal to check with the "
+                        "configured secret: it was stripped from the file", hashed)
     try:
         good = seal_ok(key, head, bytes.fromhex(hashed), bytes.fromhex(seal))
     except ValueError:
@@ -347,7 +357,8 @@ def _head_seal(metadata: dict[str, str], head: int, key: bytes | None,
     if not good:
         report.head_seal = "invalid"
         return Mismatch(None, "head_seal", "the head seal does not authenticate the file's "
-                        "head hash with the store's secret: the file was rewritten", hashed)
+                        "head hash with the configured secret: the file was rewritten, or "
+                        "the secret is not the store's", hashed)
     report.head_seal = "verified"
     return None
 

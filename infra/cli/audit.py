@@ -109,8 +109,9 @@ def verify_export_command(
         help="an .avro file written by journey export, or - for stdin")],
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Check an export against the store (--db or JOURNEY_DB), record by record; without
-    a store, check the file against itself (its hashes and chain links). Exit 1 on a
+    """Check an export against the store (--db, JOURNEY_DB, or the default store when it
+    exists), record by record; without a store, check the file against itself (its hashes
+    and chain links, and its head seal when JOURNEY_AUDIT_SECRET is set). Exit 1 on a
     mismatch."""
     key = audit_key(state.settings.audit_secret) if state.settings.audit_secret else None
     with (seekable_stdin() if path == "-" else open_regular(path)) as stream:
@@ -129,8 +130,13 @@ def verify_export_command(
 
 
 def _store_given(ctx: typer.Context, db: str | None) -> bool:
-    """Whether a store was named: this command's --db, the top-level one, or JOURNEY_DB."""
-    return bool(db or ctx.find_root().params.get("db") or os.environ.get("JOURNEY_DB"))
+    """Whether to check against a store: one was named (this command's --db, the top-level
+    one, JOURNEY_DB), or the default store exists; else the file is checked on its own."""
+    if db or ctx.find_root().params.get("db") or os.environ.get("JOURNEY_DB"):
+        return True
+    default = state.settings.db
+    return not default.startswith("sqlite:///") or os.path.exists(
+        default.removeprefix("sqlite:///"))
 
 
 audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",

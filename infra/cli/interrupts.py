@@ -55,8 +55,9 @@ def views_kept(projector: Projector) -> str:
 
 
 #: ``journey rebuild``: the projector discards an unfinished rebuild's tables.
-REBUILD_KEPT = ("the live views are kept as they were (the unfinished rebuild's tables were "
-                "dropped); run the same command to rebuild again")
+REBUILD_KEPT = ("the live views are whole: the old ones if the swap had not committed, the "
+                "rebuilt ones if it had (journey project catches them up); an unfinished "
+                "rebuild's tables are dropped now or by the next project, ingest or rebuild")
 
 
 def relay_kept(recorder: JourneyRecorderMixin, name: str, embedded: bool) -> str:

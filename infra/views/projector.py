@@ -261,7 +261,8 @@ class Projector:
                     for name in PROJECTIONS}
 
     def rebuild(self, names: list[str], progress: Callable[[int, int], None] | None = None,
-                *, suffix: str = "_next", swap: bool = True) -> int:
+                *, suffix: str = "_next", swap: bool = True,
+                then: Callable[[], object] | None = None) -> int:
         """Build fresh tables from the whole log beside the live ones, then swap them in
         (``swap=False`` leaves them beside the live ones, e.g. for ``audit replay``).
 
@@ -270,6 +271,8 @@ class Projector:
         its ``suffix`` tables and their tracking rows are dropped and the live views keep
         their rows and positions; a rebuild killed outright (``kill -9``) leaves them to the
         next projector (``journey project``, ``ingest``, ``rebuild``), see ``_sweep``.
+        ``then`` runs after the build (and swap), still holding the lease, so nobody sweeps
+        the ``suffix`` tables while it reads them (``audit replay`` compares them).
         """
         try:
             with self.db.recorder.lease(REBUILD_LEASE + suffix, wait=False):
@@ -281,6 +284,8 @@ class Projector:
                 except BaseException:
                     self._discard(names, suffix)
                     raise
+                if then is not None:
+                    then()
         except LeaseHeld as held:
             raise JourneyError(
                 "another process is rebuilding the views of this store (it holds the "

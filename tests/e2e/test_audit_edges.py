@@ -45,11 +45,14 @@ def journey(store_url: str, tmp_path: Path) -> Journey:
 
 def _offline(path: Path, *args: str, env: dict[str, str] | None = None
              ) -> subprocess.CompletedProcess[bytes]:
-    """`journey verify-export PATH` with no store named anywhere."""
+    """`journey verify-export PATH` with no store named anywhere, in a folder without the
+    default store (``journey.db``: verify-export would check against it)."""
     clean = {k: v for k, v in os.environ.items()
              if k not in ("JOURNEY_DB", "JOURNEY_AUDIT_SECRET", "JOURNEY_AUDIT_SECRET_FILE")}
+    elsewhere = path.parent / "no-store-here"
+    elsewhere.mkdir(exist_ok=True)
     return subprocess.run([JOURNEY, "verify-export", str(path), *args], capture_output=True,
-                          cwd=path.parent, env={**clean, **(env or {})}, timeout=120)
+                          cwd=elsewhere, env={**clean, **(env or {})}, timeout=120)
 
 
 def _rewrite(src: Path, dst: Path, change: Any) -> None:
@@ -193,6 +196,37 @@ def test_offline_verification_checks_the_chain_in_the_file_and_catches_a_tampere
     assert json.loads(forged_without_secret.stdout)["ok"] is True  # the documented limit
     assert forged_with_secret.returncode == 1
     assert json.loads(forged_with_secret.stdout)["first_mismatch"]["field"] == "head_seal"
+
+    # An event slipped in without chain fields, the next one chained past it (as a gap in
+    # PostgreSQL's ids would allow): a whole-log export chains every event, so it is caught.
+    def insert(records: list[dict[str, Any]], _: dict[str, str]) -> None:
+        slipped = dict(records[9], chain_prev=None, chain_hash=None)
+        slipped["state"] = slipped["state"].replace(b'"C', b'"X', 1)
+        slipped["state_sha256"] = __import__("hashlib").sha256(slipped["state"]).hexdigest()
+        records[9] = slipped
+        records[10]["chain_prev"] = records[8]["chain_hash"]
+        _recompute(records, 10)
+    _rewrite(target, tmp_path / "slipped.avro", insert)
+    slipped = _offline(tmp_path / "slipped.avro", "--json", env=SECRET)
+    assert slipped.returncode == 1
+    assert json.loads(slipped.stdout)["first_mismatch"]["position"] == position
+
+    # With the secret configured, stripping the seal (or its key's fingerprint) dodges nothing.
+    def strip(records: list[dict[str, Any]], metadata: dict[str, str]) -> None:
+        forge(records, metadata)
+        del metadata["journey.head_seal"]
+    _rewrite(target, tmp_path / "stripped.avro", strip)
+    stripped = _offline(tmp_path / "stripped.avro", "--json", env=SECRET)
+    assert stripped.returncode == 1
+    assert json.loads(stripped.stdout)["head_seal"] == "absent"
+
+    def refingerprint(records: list[dict[str, Any]], metadata: dict[str, str]) -> None:
+        forge(records, metadata)
+        metadata["journey.key_fingerprint"] = "0" * 16
+    _rewrite(target, tmp_path / "refingerprinted.avro", refingerprint)
+    other_key = _offline(tmp_path / "refingerprinted.avro", "--json", env=SECRET)
+    assert other_key.returncode == 1
+    assert json.loads(other_key.stdout)["first_mismatch"]["field"] == "head_seal"
 
 
 def clean_position(path: Path, index: int) -> int:

@@ -168,7 +168,8 @@ def test_consume_touchpoints_warns_once_about_a_partitioned_input(
         "interleaves the partitions, not the order they were sent in, and one that overtakes "
         "what it depends on is rejected (unknown_entity, invalid_transition, "
         "insufficient_stock ...). Give the topic 1 partition; else key each message by "
-        "customer_id (part.* by part_id) and re-decide the rejects once everything has arrived"]
+        "customer_id (part.* by part_id) and expect rejects that a later arrival would have let "
+        "through"]
     logged = [json.loads(text) for text in stderr if text.startswith("{")]
     assert [(e["level"], e["partitions"]) for e in logged
             if e["event"] == "consume.touchpoints.partitioned"] == [("warning", 3)]

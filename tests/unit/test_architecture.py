@@ -34,7 +34,7 @@ ROOM_MAY_IMPORT = {
     "domain": {"schemas"},
     "projections": {"domain"},
     "infra.settings": set(),
-    "infra.logs": set(),
+    "infra.logs": {"infra.settings"},
     "infra.failpoints": set(),
     "infra.bounds": {"domain"},
     "infra.store": {"domain", "infra.settings", "infra.failpoints"},
