@@ -39,6 +39,7 @@ from journey.infra.cli.app import (
     time_window,
 )
 from journey.infra.store.chain import audit_key
+from journey.infra.store.urls import store_env
 
 
 @app.command(epilog="Example: journey history order:O1 --known-at 2026-03-15")
@@ -134,9 +135,8 @@ def _store_given(ctx: typer.Context, db: str | None) -> bool:
     one, JOURNEY_DB), or the default store exists; else the file is checked on its own."""
     if db or ctx.find_root().params.get("db") or os.environ.get("JOURNEY_DB"):
         return True
-    default = state.settings.db
-    return not default.startswith("sqlite:///") or os.path.exists(
-        default.removeprefix("sqlite:///"))
+    path = store_env(state.settings.db).get("SQLITE_DBNAME")  # the URL as every store reads it
+    return path is None or os.path.exists(path)
 
 
 audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
