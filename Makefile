@@ -30,13 +30,17 @@ demo: $(STAMP)
 	$(J) ingest $(DEMO)/touchpoints.jsonl
 	@echo "--- the same file again: accepted lines are duplicates now, nothing doubles; rejected lines are decided afresh (a few pass now: stock has arrived since)"
 	$(J) --json ingest $(DEMO)/touchpoints.jsonl
-	@echo "--- the first rejects (journey rejects lists them all, with the raw line)"
+	@echo "--- the first open rejects (journey rejects lists those not accepted since, with the raw line; --all: every decision)"
 	@$(J) rejects | head -n 16
 	@echo "--- the customer who met the most service errors, and their journey"
 	@$(J) customers --top 3
 	@$(J) timeline "$$($(J) --json customers --top 1 | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["customers"][0]["customer_id"])')"
-	@echo "--- error rates per kind and month, errors by code, failure demand"
-	@$(J) errors
+	@echo "--- error rates per kind and month, errors by code, failure demand and what it cost at 12.50 per contact"
+	@$(J) errors --contact-cost 12.50
+	@echo "--- service KPIs per month: time to resolve cases, first-time fixes, parts filled from stock; satisfaction after a service error and without one"
+	@$(J) kpis
+	@echo "--- overdue invoices (reference day: the latest day in the log), the first 10"
+	@$(J) invoices --status overdue --limit 10
 	@echo "--- parts that need reordering (lead time 7 days, service level 95 %)"
 	@$(J) stock --needs-reorder
 	@echo "--- the log checked against its hash chain and HMAC seals (keyed by $(DEMO)/audit-secret)"
@@ -63,6 +67,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.views
+	$(BIN)/python -m benchmarks.service
 	$(BIN)/python -m benchmarks.audit
 	$(BIN)/python -m benchmarks.kafka
 

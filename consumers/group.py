@@ -68,11 +68,12 @@ def commit_quietly(consumer: Any, offsets: list[OffsetRow]) -> None:
 def consume_group(consumer: Any, topics: list[str],
                   stored: Callable[[], dict[tuple[str, int], OffsetRow]],
                   handle: Callable[[dict[Any, list[Any]]], list[OffsetRow]], *,
-                  follow: bool, idle: float, stop: Callable[[], bool], max_records: int
-                  ) -> None:
+                  follow: bool, idle: float, stop: Callable[[], bool], max_records: int,
+                  quiet: Callable[[], object] | None = None) -> None:
     """Poll ``topics`` in the consumer's group and ``handle`` each batch (it stores the
     batch with its offsets and returns them), until ``stop()``; without ``follow``, also
-    once partitions were assigned and nothing came for ``idle`` seconds."""
+    once partitions were assigned and nothing came for ``idle`` seconds. ``quiet`` runs
+    after each poll that brought nothing (periodic work that must not wait for traffic)."""
     listener = StoredOffsets(consumer, stored)
     consumer.subscribe(topics, listener=listener)
     joining_until = time.monotonic() + JOIN_TIMEOUT
@@ -84,9 +85,12 @@ def consume_group(consumer: Any, topics: list[str],
             if polled:
                 commit_quietly(consumer, handle(polled))
                 last = now
-            elif follow:
                 continue
-            elif listener.assigned_at is None:
+            if quiet is not None and listener.assigned_at is not None:
+                quiet()
+            if follow:
+                continue
+            if listener.assigned_at is None:
                 if now > joining_until:
                     raise KafkaUnavailable(f"no partitions of {', '.join(topics)} were "
                                            f"assigned within {JOIN_TIMEOUT:.0f} s")

@@ -12,10 +12,22 @@ Touchpoints are decided in arrival order, and Kafka orders messages only within 
 the input topic is created with one partition (``Topics.inbound``). One that producers created
 with more is read as it is, with a warning (``PARTITIONED``), since its partitions interleave
 in an order of their own.
+
+With ``retry_every`` (``journey consume touchpoints --retry-every SECONDS``) the consumer also
+re-decides the open ``unknown_entity`` rejects (contract 4.9, ``Ingestor.retry_rejects``):
+after a polled batch once ``retry_every`` seconds have passed since the last retry, and once
+more before a run without ``follow`` ends. So a touchpoint that overtook the one creating its
+entity (another partition, another producer) is accepted once that one is there, without the
+sender sending it again. The retry is one more writer of the store: its batches take the
+writer lock and check the log position like the consumer's own. A retry is skipped when the
+log has not grown since the previous one (the same state decides the same). Retried lines
+are not sent to the dead-letter topic again: the topic keeps what was refused on arrival;
+``journey rejects`` shows what is still open.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +35,7 @@ import structlog
 
 from journey.consumers.group import consume_group, with_reconnects
 from journey.infra.failpoints import failpoint
-from journey.infra.ingest import Ingestor, IngestSummary, kafka_provenance
+from journey.infra.ingest import Ingestor, IngestSummary, RetrySummary, kafka_provenance
 from journey.infra.kafka.client import (
     KafkaUnavailable,
     close_producer,
@@ -54,7 +66,8 @@ class TouchpointConsumer:
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
                  *, batch_size: int = 2000, cache_size: int = 50_000,
                  consumer_options: dict[str, Any] | None = None, views: bool = True,
-                 warn: Callable[[str], object] | None = None) -> None:
+                 warn: Callable[[str], object] | None = None,
+                 retry_every: float | None = None) -> None:
         self.app = app
         # As after `journey ingest`, the views reflect each batch once it is stored
         # (their own exactly-once transactions; a crash in between is caught up later).
@@ -69,6 +82,12 @@ class TouchpointConsumer:
         #: Told (besides the log) when the input topic has more than one partition.
         self.warn = warn
         self.partitions: int | None = None  # of the input topic, as last found
+        #: Seconds between retries of the open unknown_entity rejects (None: no retries).
+        self.retry_every = retry_every
+        #: What the retries re-decided, all together (contract 5's counts).
+        self.retried = RetrySummary()
+        self._last_retry = time.monotonic()
+        self._retried_at: int | None = None  # the log position after the last retry
 
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
@@ -94,11 +113,9 @@ class TouchpointConsumer:
         def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
             accepted = summary.accepted
             offsets = self._decide(polled, producer, summary)
-            if self.projector is not None and summary.accepted > accepted:
-                try:
-                    self.projector.catch_up()
-                except ViewFailed as exc:  # stored with its offsets: the log goes on
-                    log.error("views.failed", position=exc.position, error=str(exc.cause))
+            if summary.accepted > accepted:
+                self._catch_up()
+            self.retry(due=True)
             backoff.reset()
             if progress:
                 progress(summary.read)
@@ -107,10 +124,43 @@ class TouchpointConsumer:
         try:
             consume_group(consumer, [self.topics.touchpoints],
                           lambda: recorder.offsets(self.name), handle, follow=follow,
-                          idle=idle, stop=stop, max_records=self.batch_size)
+                          idle=idle, stop=stop, max_records=self.batch_size,
+                          quiet=lambda: self.retry(due=True))
         finally:
             consumer.close()
             close_producer(producer)
+        if not follow:
+            self.retry(due=False)  # once more before the run ends
+
+    def retry(self, *, due: bool) -> RetrySummary | None:
+        """Re-decide the open ``unknown_entity`` rejects, if ``retry_every`` is set and
+        (``due``) that many seconds have passed since the last retry, and the log grew
+        since; ``None`` when it did not run."""
+        if self.retry_every is None:
+            return None
+        now = time.monotonic()
+        if due and now - self._last_retry < self.retry_every:
+            return None
+        self._last_retry = now
+        recorder = self.app.journey_recorder
+        if recorder.position() == self._retried_at:
+            return None  # nothing was accepted since: the rejects would be decided the same
+        done = self.ingestor.retry_rejects(["unknown_entity"])
+        self._retried_at = recorder.position()
+        if done.accepted:
+            self._catch_up()
+        self.retried.add(done)
+        log.info("consume.touchpoints.retried", group=self.group, **done.as_json())
+        return done
+
+    def _catch_up(self) -> None:
+        """The views brought up to the log, as after `journey ingest`."""
+        if self.projector is None:
+            return
+        try:
+            self.projector.catch_up()
+        except ViewFailed as exc:  # stored with its offsets: the log goes on
+            log.error("views.failed", position=exc.position, error=str(exc.cause))
 
     def _check_partitions(self, partitions: int) -> None:
         """Warn (once per count found) when the input topic has more than one partition."""

@@ -1,4 +1,4 @@
-"""View workers: the three views built from the Avro topics, scaled out by consumer group.
+"""View workers: the views built from the Avro topics, scaled out by consumer group.
 
 Any number of ``journey consume views --group G`` processes share the partitions of the
 published topics and one database (PostgreSQL when several run). Each polled batch is
@@ -12,7 +12,9 @@ Order across topics is not Kafka's to give, and the folds tolerate it: late erro
 late ``fixed`` completions and early contacts are handled as for late arrivals, and
 the view transactions are serialized. The one thing the log order guaranteed and the
 topics do not is that a repair's request comes before the part movements naming it;
-a movement that arrives first gets its customer when the request arrives.
+a movement that arrives first gets its customer when the request arrives (the touchpoint
+view: ``adopt_orphans``; the service view keeps such a movement's error on the repair's row
+until the request names the customer, whose ratings then follow as for a late error).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from journey.infra.kafka.client import ensure_topics, make_consumer
 from journey.infra.kafka.codec import EventDecoder, Incoming
 from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow
-from journey.infra.store.errors import Backoff
+from journey.infra.store.errors import Backoff, StoreError
 from journey.infra.views.database import ViewDb
 from journey.infra.views.projector import Projector
-from journey.projections.tables import Tables
+from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.touchpoints.table import adopt_orphans, orphans_index
 from journey.projections.views import fold_and_write
 
@@ -64,10 +66,26 @@ class ViewWorker:
         self.batch_size = batch_size
         self.consumer_options = consumer_options or {}
         self.decoder = EventDecoder()
+        self._refuse_views_the_topics_cannot_fill()
         Projector(app)  # the view tables, if this database has none yet
         t = self.db.tables()
         with self.db.transaction() as (c, _):
             c.execute(orphans_index(t))
+
+    def _refuse_views_the_topics_cannot_fill(self) -> None:
+        """A view this database lacks while the group has consumed already (a database made
+        before that view existed, e.g. ``service`` before the KPIs) would be filled from the
+        group's committed offsets on, missing every earlier event: refuse, and say how."""
+        with self.recorder.read_rows() as c:
+            missing = [name for name, tables in PROJECTIONS.items()
+                       if not self.db.table_exists(c, tables[0])]
+        if missing and self.recorder.offsets(self.name):
+            raise StoreError(
+                f"this database has no {', '.join(missing)} view, but group {self.group} has "
+                "consumed into it already: the view would miss every event before the group's "
+                "committed offsets. Build the views into a new database (journey --db NEW "
+                "consume views) from topics that still hold every event, or rebuild them from "
+                "the engine's log (journey rebuild)")
 
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
@@ -134,4 +152,4 @@ class ViewWorker:
     def _fold(self, c: Any, t: Tables, events: list[Incoming]) -> None:
         written = fold_and_write(self.db, c, t, ((incoming.notification_id, incoming.event)
                                                  for incoming in events))
-        adopt_orphans(self.db, c, t, written.repairs)
+        adopt_orphans(self.db, c, t, written["touchpoints"].repairs)

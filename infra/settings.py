@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from decimal import Context, Decimal
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
@@ -124,6 +125,32 @@ def _whole(value: Any) -> Any:
     return _no_bool(value)
 
 
+_COST = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_CENT = Decimal("0.01")
+
+
+def _cost(value: Any) -> Decimal | None:
+    """A cost per contact (contract 4.7): a decimal >= 0 with at most 2 decimals, counted on
+    the value (``12.5``, ``12.50`` and ``12.500`` are the same), below 10^26 as money is.
+    Text is plain decimal notation (no sign, exponent, ``nan`` or ``inf``); a ``Decimal`` or an
+    ``int`` from Python passes the same checks; a float or a boolean never does (money is never
+    binary). Returned with exactly 2 decimals."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _COST.fullmatch(value.strip()):
+        amount = Decimal(value.strip())
+    elif isinstance(value, Decimal | int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
+        raise ValueError("a cost")
+    if not amount.is_finite() or amount < 0 or (amount and amount.adjusted() > 25):
+        raise ValueError("a cost")
+    exact = Context(prec=60)
+    if amount.quantize(_CENT, context=exact) != amount:
+        raise ValueError("a cost")  # a third decimal that is not 0
+    return amount.quantize(_CENT, context=exact).copy_abs()  # -0 (a Decimal) is 0.00
+
+
 Count = Annotated[int, BeforeValidator(_whole), Field(gt=0)]
 #: A count where 0 means "none" (no cache) or "always" (a rebuild always in a worker).
 Cardinal = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
@@ -147,6 +174,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "audit_secret": (AUDIT_SECRET_ENV, "one line of text"),
     "audit_secret_file": (AUDIT_SECRET_FILE_ENV,
                           "the path of a readable file whose first line is the secret"),
+    "contact_cost": ("JOURNEY_CONTACT_COST",
+                     "a cost per contact, a decimal >= 0 with at most 2 decimals (e.g. 12.50)"),
 }
 
 
@@ -172,6 +201,9 @@ class Settings(BaseModel):
                             Field(repr=False)] = None  # never in logs
     #: The file ``from_env`` read ``audit_secret`` from (JOURNEY_AUDIT_SECRET unset).
     audit_secret_file: Annotated[str | None, AfterValidator(_one_line)] = None
+    #: What one contact costs (contract 4.7): ``journey errors`` adds the cost of failure
+    #: demand with it (``--contact-cost`` wins); ``None``: no cost column.
+    contact_cost: Annotated[Decimal | None, BeforeValidator(_cost)] = None
     extra: dict[str, str] = Field(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:

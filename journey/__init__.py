@@ -15,6 +15,7 @@ alone imports nothing else, so the command line starts fast)::
     journey.Projector(app).catch_up()
     with journey.view_queries(app) as views:
         print(views.errors()["failure_demand"])
+        kpis: journey.KpiReport = views.kpis()  # also views.invoices(status="overdue")
 """
 
 from __future__ import annotations
@@ -41,10 +42,22 @@ _EXPORTS = {
     "IngestSummary": "journey.infra.ingest",
     "LineSource": "journey.infra.ingest",
     "RunInProgress": "journey.infra.ingest",
+    "RetrySummary": "journey.infra.ingest",
+    "RejectRow": "journey.infra.store",
     "Projector": "journey.infra.views.projector",
     "view_queries": "journey.infra.views.projector",
     "ViewFailed": "journey.infra.views.projector",
     "Planning": "journey.projections.stock",
+    # the service reports' typed results (contract 4.6, 4.8): views.kpis(), views.invoices()
+    "KpiReport": "journey.projections.queries",
+    "CaseMonth": "journey.projections.queries",
+    "RepairMonth": "journey.projections.queries",
+    "PartsMonth": "journey.projections.queries",
+    "Satisfaction": "journey.projections.queries",
+    "SatisfactionGroup": "journey.projections.queries",
+    "InvoiceReport": "journey.projections.queries",
+    "InvoiceMonth": "journey.projections.queries",
+    "InvoiceRow": "journey.projections.queries",
     "TimeFilter": "journey.infra.audit.history",
     "history": "journey.infra.audit.history",
     "views_as_of": "journey.infra.audit.history",
@@ -55,17 +68,28 @@ _EXPORTS = {
 
 __all__ = [
     "REASONS",
+    "CaseMonth",
     "Decider",
     "IngestSummary",
     "Ingestor",
     "Invalid",
+    "InvoiceMonth",
+    "InvoiceReport",
+    "InvoiceRow",
     "JourneyApplication",
     "JourneyError",
+    "KpiReport",
     "LineSource",
     "Parsed",
+    "PartsMonth",
     "Planning",
     "Projector",
+    "RejectRow",
+    "RepairMonth",
+    "RetrySummary",
     "RunInProgress",
+    "Satisfaction",
+    "SatisfactionGroup",
     "Settings",
     "StoreError",
     "TimeFilter",
@@ -89,10 +113,27 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from journey.infra.audit.history import TimeFilter, history, views_as_of
     from journey.infra.audit.verify import verify_log
     from journey.infra.audit.verify_export import verify_export
-    from journey.infra.ingest import Ingestor, IngestSummary, LineSource, RunInProgress
+    from journey.infra.ingest import (
+        Ingestor,
+        IngestSummary,
+        LineSource,
+        RetrySummary,
+        RunInProgress,
+    )
     from journey.infra.settings import Settings
-    from journey.infra.store import JourneyApplication, StoreError, open_store
+    from journey.infra.store import JourneyApplication, RejectRow, StoreError, open_store
     from journey.infra.views.projector import Projector, ViewFailed, view_queries
+    from journey.projections.queries import (
+        CaseMonth,
+        InvoiceMonth,
+        InvoiceReport,
+        InvoiceRow,
+        KpiReport,
+        PartsMonth,
+        RepairMonth,
+        Satisfaction,
+        SatisfactionGroup,
+    )
     from journey.projections.stock import Planning
     from journey.schemas.parsing import Invalid, Parsed, parse_line
 

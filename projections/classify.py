@@ -18,6 +18,13 @@ from journey.domain.stock import PartStock
 #: this long before it (30 x 24 h, by occurred_at).
 REPEAT_WINDOW_US = 30 * 24 * 3600 * 1_000_000
 
+
+def is_repeat(request_us: int, fixed_us: int) -> bool:
+    """Whether a request (of the same serial, another repair) at ``request_us`` is a
+    ``repeat_repair`` of a ``fixed`` completion at ``fixed_us``: at most 30 days after it,
+    by occurred_at (both in microseconds). The touchpoint and the service views share it."""
+    return 0 <= request_us - fixed_us <= REPEAT_WINDOW_US
+
 #: Event class -> contract type. ``TransferredIn`` is the second half of a transfer touchpoint.
 CONTRACT_TYPES: dict[type[TouchpointEvent], str] = {
     Order.Placed: "purchase.placed",
@@ -101,12 +108,18 @@ def contract_type(event: Any) -> str | None:
 def instant(moment: datetime) -> tuple[str, int, str]:
     """A moment as the views keep it: RFC 3339 in UTC with a ``Z`` (as ``iso_z``),
     microseconds since the epoch (a sortable integer for business time), and the UTC
-    calendar month ``YYYY-MM``; all three at once, the folds' hot path."""
+    calendar month ``YYYY-MM``; all three at once, the folds' hot path (each view's fold
+    asks for the same event's moment in turn: the last answer is kept)."""
+    last = _LAST[0]  # one tuple: a thread reads a moment and its own answer
+    if last[0] is moment:  # the very object (held here, so its id cannot be reused)
+        return last[1]
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     text = utc.isoformat()  # "...+00:00"
-    delta = utc - _EPOCH
-    return (text[:-6] + "Z", (delta.days * 86_400 + delta.seconds) * 1_000_000
-            + delta.microseconds, text[:7])
+    delta = utc - EPOCH
+    found = (text[:-6] + "Z", (delta.days * 86_400 + delta.seconds) * 1_000_000
+             + delta.microseconds, text[:7])
+    _LAST[0] = (moment, found)
+    return found
 
 
 def iso_z(moment: datetime) -> str:
@@ -114,4 +127,6 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Where microsecond times (``occurred_us``) count from.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST: list[tuple[Any, tuple[str, int, str]]] = [(None, ("", 0, ""))]  # instant's last

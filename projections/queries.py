@@ -5,10 +5,49 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, NotRequired, Protocol, TypedDict
 
+from journey.projections.service import queries as service
+from journey.projections.service.figures import cost_per_contact, money_text, times
+from journey.projections.service.queries import (
+    CaseMonth,
+    InvoiceMonth,
+    InvoiceReport,
+    InvoiceRow,
+    KpiReport,
+    PartsMonth,
+    RepairMonth,
+    Satisfaction,
+    SatisfactionGroup,
+)
 from journey.projections.stock import STORED_WINDOW_DAYS, Planning
 from journey.projections.tables import Tables
+
+__all__ = [
+    "CaseMonth",
+    "CodeCount",
+    "CustomerErrors",
+    "CustomerReport",
+    "ErrorRate",
+    "ErrorReport",
+    "FailureDemand",
+    "Freshness",
+    "InvoiceMonth",
+    "InvoiceReport",
+    "InvoiceRow",
+    "KpiReport",
+    "PartsMonth",
+    "Reader",
+    "RepairMonth",
+    "Satisfaction",
+    "SatisfactionGroup",
+    "StockItem",
+    "StockReport",
+    "Timeline",
+    "TimelineEntry",
+    "ViewQueries",
+]
 
 
 class TimelineEntry(TypedDict):
@@ -42,6 +81,7 @@ class FailureDemand(TypedDict):
     contacts: int
     failure: int
     ratio: float
+    cost: NotRequired[str]  # failure x the cost per contact, 2 decimals (when one is given)
 
 
 class ErrorReport(TypedDict):
@@ -150,8 +190,12 @@ class ViewQueries:
                               for c, n, e in rows]}
 
     def errors(self, kind: str | None = None, first_month: str | None = None,
-               last_month: str | None = None) -> ErrorReport:
-        """Error rates per kind and month, counts per code, failure demand per month."""
+               last_month: str | None = None, contact_cost: Decimal | None = None
+               ) -> ErrorReport:
+        """Error rates per kind and month, counts per code, failure demand per month; with
+        a cost per contact, each failure-demand row gets its ``cost`` (contract 4.7)."""
+        if contact_cost is not None:
+            contact_cost = cost_per_contact(contact_cost)
         self.read.add("touchpoints")
         where, params = _month_filter(first_month, last_month)
         kind_where = where + (" AND kind = ?" if kind else "")
@@ -170,15 +214,35 @@ class ViewQueries:
         demand = self._rows(
             f"SELECT month, contacts, failure FROM {self.t.view_failure_demand} "
             f"WHERE {where} ORDER BY month", *params)
+        failure_demand: list[FailureDemand] = [
+            {"month": m, "contacts": n, "failure": f, "ratio": round(f / n, 4) if n else 0.0}
+            for m, n, f in demand]
+        if contact_cost is not None:
+            for row in failure_demand:
+                row["cost"] = money_text(times(row["failure"], contact_cost))
         return {
             "by_kind_month": [{"kind": k, "month": m, "touchpoints": n, "errors": e,
                                "error_rate": round(e / n, 4) if n else 0.0}
                               for k, m, n, e in rates],
             "by_code": [{"code": c, "count": n} for c, n in codes],
-            "failure_demand": [{"month": m, "contacts": n, "failure": f,
-                                "ratio": round(f / n, 4) if n else 0.0}
-                               for m, n, f in demand],
+            "failure_demand": failure_demand,
         }
+
+    def kpis(self, first_month: str | None = None, last_month: str | None = None
+             ) -> KpiReport:
+        """Service KPIs per month (contract 4.6): cases, repairs, parts; satisfaction split
+        by whether the customer met an error before rating (of the ratings in the months)."""
+        self.read.add("service")
+        where, params = _month_filter(first_month, last_month)
+        return service.kpis(self._rows, self.t, where, params)
+
+    def invoices(self, as_of_day: date | None = None, status: str | None = None
+                 ) -> InvoiceReport:
+        """Invoices with their status at the reference day ``as_of_day`` (by default the
+        UTC date of the latest accepted touchpoint), and the sums per month and currency
+        (contract 4.8); ``status`` (paid, open, overdue) filters the invoices only."""
+        self.read.add("service")
+        return service.invoices(self._rows, self.t, as_of_day, status)
 
     def stock(self, part_id: str | None = None, location: str | None = None,
               needs_reorder: bool = False, planning: Planning | None = None) -> StockReport:

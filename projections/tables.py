@@ -3,7 +3,7 @@
 What every view table and column means, for analysts who query them with SQL, is in the
 generated reference ``docs/tables.md`` (the words: ``infra/audit/table_docs.py``). Each
 view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
-``stock/table.py``); ``projections.views`` puts them together.
+``stock/table.py``, ``service/table.py``); ``projections.views`` puts them together.
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ PROJECTIONS: dict[str, tuple[str, ...]] = {
     "touchpoints": ("view_touchpoints", "view_repairs", "view_fixed", "view_error_rates",
                     "view_error_codes", "view_failure_demand"),
     "stock": ("view_stock", "view_stock_issues", "view_stock_meta"),
+    "service": ("view_service_cases", "view_service_repairs", "view_service_case_months",
+                "view_service_repair_months", "view_service_part_months",
+                "view_service_ratings", "view_service_satisfaction", "view_service_customers",
+                "view_service_invoices", "view_service_invoice_months", "view_service_meta"),
 }
-#: What `journey rebuild VIEW` rebuilds: timeline and errors share one projection.
-VIEW_PROJECTIONS = {"timeline": "touchpoints", "errors": "touchpoints", "stock": "stock"}
+#: What `journey rebuild VIEW` rebuilds: timeline and errors share one projection, kpis and
+#: invoices another.
+VIEW_PROJECTIONS = {"timeline": "touchpoints", "errors": "touchpoints", "stock": "stock",
+                    "kpis": "service", "invoices": "service"}
 
 
 class Dialect(Protocol):

@@ -2,7 +2,8 @@
 
 ``history``       every stored event of an entity or a customer, with its log position,
                   record time, business time, touchpoint and the entity's state after it
-``views_as_of``   the timeline, error and stock views as they were, replayed from the log:
+``views_as_of``   every view (timeline, errors, stock, kpis, invoices) as it was, replayed
+                  from the log:
                   ``as_of`` keeps touchpoints that occurred by then (business time),
                   ``known_at`` keeps what the engine had stored by then (record time)
 ``audit_replay``  rebuild every view into scratch tables and compare with the live ones
@@ -28,12 +29,8 @@ from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.projector import Projector
 from journey.projections.classify import contract_type, iso_z
 from journey.projections.queries import ViewQueries
-from journey.projections.stock import StockFold
-from journey.projections.stock.table import write_stock
 from journey.projections.tables import PROJECTIONS, Tables
-from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
-from journey.projections.touchpoints.table import write_touchpoints
-from journey.projections.views import create_statements, fold_events
+from journey.projections.views import create_statements, fold_events, memory_folds, write_all
 
 ENTITY_KINDS = ("order", "invoice", "case", "repair")
 CHUNK = 10_000
@@ -195,13 +192,10 @@ def views_as_of(app: JourneyApplication, window: TimeFilter) -> Iterator[ViewQue
         for statements in create_statements(t, "scratch").values():
             for statement in statements:
                 c.execute(statement)
-        touchpoints = TouchpointFold(MemoryTouchpointState())
-        stocks: dict[tuple[str, str], PartStock] = {}
-        stock = StockFold(stocks.get)
+        folds = memory_folds()
         fold_events(((entry.id, event) for entry, event in scan_log(app)
-                     if window.keeps(event)), touchpoints, stock)
-        write_touchpoints(_Scratch(), c, t, touchpoints.changes.writes())
-        write_stock(_Scratch(), c, t, stock.changes.writes())
+                     if window.keeps(event)), folds)
+        write_all(_Scratch(), c, t, {name: fold.writes() for name, fold in folds.items()})
         yield ViewQueries(c, _Scratch.sql, t)
     finally:
         connection.close()

@@ -48,11 +48,12 @@ TABLES: dict[str, TableDoc] = {
     ),
     "tracking": TableDoc(
         "Where each view has got to in the log, written in the view's own transaction "
-        "(exactly once). Rows `view:touchpoints` and `view:stock`; a rebuild or an `audit "
-        "replay` tracks its scratch tables under the same names with a suffix; the library's "
-        "`__migration__` row records its table format.",
+        "(exactly once). Rows `view:touchpoints`, `view:stock` and `view:service`; a rebuild "
+        "or an `audit replay` tracks its scratch tables under the same names with a suffix; "
+        "the library's `__migration__` row records its table format.",
         {
-            "application_name": "the projection (`view:touchpoints`, `view:stock`)",
+            "application_name": "the projection (`view:touchpoints`, `view:stock`, "
+                                "`view:service`)",
             "notification_id": "the last log position folded into it (the views reflect the "
                                "log up to here)",
         },
@@ -74,7 +75,8 @@ TABLES: dict[str, TableDoc] = {
     ),
     "journey_rejects": TableDoc(
         "One row per decision that rejected a line (contract 2.1), in decision order; kept, "
-        "never deleted. `journey rejects` reads it.",
+        "never deleted. `journey rejects` reads it (the open ones; `--all`: every row), "
+        "`journey rejects retry` decides the open ones again.",
         {
             "seq": "decision order (1, 2, ...)",
             "touchpoint_id": "the line's `touchpoint_id` when it is a string (even an invalid "
@@ -85,6 +87,13 @@ TABLES: dict[str, TableDoc] = {
                    "bytes; `detail` gives the whole line's length and SHA-256)",
             "recorded_at": _TIME,
             "source": _SOURCE,
+            "accepted_before": "1 when the `touchpoint_id` had been accepted before this "
+                               "reject (a `conflicting_duplicate`, or an invalid line reusing "
+                               "an accepted id: no acceptance can close it), else 0; NULL in "
+                               "rows older than the column (read as 1 for "
+                               "`conflicting_duplicate`). A reject is open (contract 4.9) "
+                               "while no later reject of its `touchpoint_id` exists and that "
+                               "id was not accepted after it",
         },
     ),
     "journey_ingest_runs": TableDoc(
@@ -269,6 +278,159 @@ TABLES: dict[str, TableDoc] = {
             "key": "`as_of_day`",
             "value": "`as_of_day`: the UTC day of the latest movement, `YYYY-MM-DD` (the "
                      "planning window ends there)",
+        },
+    ),
+    # --- the service view (`journey kpis`, `journey invoices`; contract 4.6-4.8) ------------
+    "view_service_cases": TableDoc(
+        "One row per complaint case: what its KPIs need (contract 4.6). Times are business "
+        "time (`occurred_at`) as microseconds since 1970-01-01 UTC; hours to resolve = "
+        "|`resolved_us` - `opened_us`| / 3,600,000,000 (the later minus the earlier: a "
+        "resolution dated before its opening counts by its distance).",
+        {
+            "case_id": "the case",
+            "customer_id": "its customer",
+            "month": "the UTC month of its `complaint.opened`, `YYYY-MM`",
+            "opened_us": "when it was opened",
+            "resolved_us": "its earliest `complaint.resolved` (a late arrival dated earlier "
+                           "takes its place); NULL while never resolved",
+            "reopened": "1 when it has at least one `complaint.reopened`, else 0",
+        },
+    ),
+    "view_service_repairs": TableDoc(
+        "One row per repair: what its KPIs and its customer's errors need (contract 4.6).",
+        {
+            "repair_id": "the repair",
+            "customer_id": "its customer; NULL only while its request has not arrived (the "
+                           "Kafka view worker may see a part movement naming it first)",
+            "serial": "the serial of the repaired item (NULL as `customer_id`)",
+            "month": "the UTC month of its `repair.requested`, `YYYY-MM` (NULL as "
+                     "`customer_id`)",
+            "requested_us": "when it was requested, microseconds since 1970-01-01 UTC",
+            "request_error": "1 when its request has an error code (its own, or "
+                             "`repeat_repair`, which a late `fixed` completion may set), "
+                             "else 0",
+            "done_us": "its earliest `repair.completed` (ties: the first to arrive); NULL "
+                       "while never completed",
+            "done_seq": "the log position of that completion",
+            "done_outcome": "that completion's outcome: `fixed` means fixed the first time",
+            "fixed_us": "its completion with outcome `fixed` (a repair has at most one); hours "
+                        "to fix = (`fixed_us` - `requested_us`) / 3,600,000,000",
+            "part_error_us": "the earliest part movement naming it that has an error code "
+                             "(`stock_out`, or an upstream `error`), else NULL",
+        },
+    ),
+    "view_service_case_months": TableDoc(
+        "Per month of `complaint.opened`: the case KPIs, computed from `view_service_cases` "
+        "whenever a case of the month changes (`reopen_rate = reopened / resolved`).",
+        {
+            "month": "`YYYY-MM`",
+            "opened": "cases opened",
+            "resolved": "of those, cases with at least one `complaint.resolved`",
+            "reopened": "of those, cases with at least one `complaint.reopened`",
+            "resolve_p50_us": "the median time from opening to the earliest resolution over "
+                              "the resolved cases, microseconds (nearest rank: the "
+                              "ceil(n/2)-th smallest); NULL when none is resolved",
+            "resolve_p90_us": "the 90th percentile of the same (the ceil(0.9 n)-th smallest)",
+        },
+    ),
+    "view_service_repair_months": TableDoc(
+        "Per month of `repair.requested`: the repair KPIs, computed from "
+        "`view_service_repairs` whenever a repair of the month changes "
+        "(`first_time_fix_rate = first_time_fixed / completed`).",
+        {
+            "month": "`YYYY-MM`",
+            "requested": "repairs requested",
+            "completed": "of those, repairs with at least one `repair.completed`",
+            "first_time_fixed": "of those, repairs whose earliest completion is `fixed`",
+            "fixed": "repairs with a `fixed` completion (the set the hours to fix are over)",
+            "fix_p50_us": "the median time from request to the `fixed` completion, "
+                          "microseconds (nearest rank); NULL when none is fixed",
+            "fix_p90_us": "the 90th percentile of the same",
+        },
+    ),
+    "view_service_part_months": TableDoc(
+        "Per month of `part.reserved`: how many reservations were met from stock "
+        "(`fill_rate = filled / reservations`).",
+        {
+            "month": "`YYYY-MM`",
+            "reservations": "accepted `part.reserved`",
+            "filled": "those not accepted as a stock-out",
+        },
+    ),
+    "view_service_ratings": TableDoc(
+        "One row per rating: an accepted `complaint.resolved` with `satisfaction`.",
+        {
+            "touchpoint_id": "the `complaint.resolved`",
+            "customer_id": "the customer who rated",
+            "case_id": "the case resolved",
+            "month": "the UTC month of the `complaint.resolved`, `YYYY-MM`",
+            "occurred_us": "when, microseconds since 1970-01-01 UTC",
+            "score": "the satisfaction, 1 to 5",
+            "after_error": "1 when the customer's timeline has a touchpoint with an error code "
+                           "at or before it (`view_service_customers`), else 0; a late error "
+                           "turns it to 1",
+        },
+    ),
+    "view_service_satisfaction": TableDoc(
+        "Per month, group and score: how many ratings (`view_service_ratings` counted; a "
+        "row at 0 is removed).",
+        {
+            "month": "`YYYY-MM` (of the rating)",
+            "after_error": "1: ratings after an error, 0: with no error before them",
+            "score": "1 to 5",
+            "ratings": "how many",
+        },
+    ),
+    "view_service_customers": TableDoc(
+        "Per customer who met a service error: the earliest one on their timeline (their "
+        "touchpoints with an error code, `repeat_repair` included, and the part movements "
+        "naming their repairs).",
+        {
+            "customer_id": "the customer",
+            "first_error_us": "`occurred_at` of the earliest, microseconds since 1970-01-01 "
+                              "UTC",
+        },
+    ),
+    "view_service_invoices": TableDoc(
+        "One row per invoice (contract 4.8). Money is exact: decimal text with exactly 2 "
+        "decimals (`-3.25`, `0.00`); cast it to a decimal type (`CAST(amount AS NUMERIC)`), "
+        "never to a float, to compute with it.",
+        {
+            "invoice_id": "the invoice",
+            "customer_id": "its customer",
+            "currency": "its currency (`EUR`, ...)",
+            "month": "the UTC month of its `invoice.issued`, `YYYY-MM`",
+            "due_date": "its due date as issued, `YYYY-MM-DD`",
+            "issued_amount": "the `amount` it was issued with",
+            "corrections": "the sum of its corrections' `amount_delta`",
+            "amount": "`issued_amount` + `corrections`",
+            "paid": "the sum of its payments",
+            "balance": "`amount` - `paid` (negative when overpaid)",
+            "unpaid": "1 when `balance` > 0, else 0 (status `paid`); an unpaid invoice is "
+                      "`overdue` on a day after its `due_date`, else `open`",
+            "reminders": "accepted `invoice.reminder_sent`",
+        },
+    ),
+    "view_service_invoice_months": TableDoc(
+        "Per month of `invoice.issued` and currency: the sums of `view_service_invoices`, "
+        "kept with each change (what is overdue depends on the day asked: `journey "
+        "invoices` counts it from the unpaid invoices).",
+        {
+            "month": "`YYYY-MM`",
+            "currency": "the currency",
+            "issued": "invoices issued",
+            "amount": "the sum of their `amount`, decimal text with 2 decimals",
+            "paid": "the sum of their `paid`",
+            "outstanding": "the sum of their positive balances",
+        },
+    ),
+    "view_service_meta": TableDoc(
+        "Bookkeeping of the service fold: one row per key.",
+        {
+            "key": "`latest_occurred_us`",
+            "value": "`latest_occurred_us`: the latest `occurred_at` of any accepted "
+                     "touchpoint, microseconds since 1970-01-01 UTC (its UTC date is "
+                     "`journey invoices`' default reference day)",
         },
     ),
 }

@@ -1,4 +1,5 @@
-"""``journey ingest`` and ``journey rejects``: touchpoints in, and what was refused."""
+"""``journey ingest`` and ``journey rejects``: touchpoints in, what was refused, and the
+refused lines decided again (``journey rejects retry``, contract 4.9)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from journey.domain.errors import REASONS, JourneyError
+from journey.domain.errors import REASONS, JourneyError, UsageError
 from journey.infra.cli import options
 from journey.infra.cli.app import (
     DbOption,
@@ -33,8 +36,45 @@ from journey.infra.cli.app import (
 )
 from journey.infra.cli.interrupts import lines_of, on_interrupt
 from journey.infra.ingest import Ingestor, LineSource
-from journey.infra.store import JourneyRecorderMixin, RejectRow
+from journey.infra.ingest.retry import retry_candidates
+from journey.infra.store import JourneyApplication, JourneyRecorderMixin, RejectRow
 from journey.infra.views.projector import ViewFailed
+
+BatchSizeOption = Annotated[int | None, typer.Option(
+    parser=options.count("--batch-size"),
+    help="Touchpoints per transaction, a positive integer (env JOURNEY_BATCH_SIZE; "
+    "default 2000)")]
+ViewsOption = Annotated[bool, typer.Option(help="Bring the views up to date before returning "
+                                           "(--no-views: later, with journey project)")]
+
+
+class _Settler:
+    """An ingest's ``settle``: the views caught up (unless --no-views); a view that fails
+    is kept for ``raise_failure``, after the summary is printed (the lines are stored)."""
+
+    def __init__(self, application: JourneyApplication, progress: Progress, views: bool
+                 ) -> None:
+        self.application, self.progress, self.views = application, progress, views
+        self.settling = False
+        self.failed: ViewFailed | None = None
+
+    def __call__(self) -> bool:
+        """The run is complete once the views have caught up (or were not asked for)."""
+        self.settling = True
+        if not self.views:
+            return True
+        try:
+            catch_up(make_projector(self.application), self.progress, "views")
+        except ViewFailed as exc:
+            self.failed = exc
+            return False
+        return True
+
+    def raise_failure(self) -> None:
+        if self.failed is not None:  # stored, and said so; the views wait for journey project
+            log.error("views.failed", position=self.failed.position,
+                      error=str(self.failed.cause))
+            raise self.failed
 
 
 @app.command(epilog="Example: journey ingest touchpoints.jsonl --batch-size 5000; "
@@ -43,48 +83,27 @@ def ingest(
     source: Annotated[str, typer.Argument(help="JSON Lines file of touchpoints, or - for stdin")],
     db: DbOption = None,
     as_json: JsonOption = False,
-    batch_size: Annotated[int | None, typer.Option(
-        parser=options.count("--batch-size"),
-        help="Touchpoints per transaction, a positive integer (env JOURNEY_BATCH_SIZE; "
-        "default 2000)")] = None,
-    views: Annotated[bool, typer.Option(help="Bring the views up to date before returning "
-                                        "(--no-views: later, with journey project)")] = True,
+    batch_size: BatchSizeOption = None,
+    views: ViewsOption = True,
 ) -> None:
     """Decide every touchpoint of a JSON Lines file: accepted, duplicate or rejected."""
     settings = state.settings.with_(batch_size=batch_size)
     lines, total = _open_input(source)
-    failed: ViewFailed | None = None
-    settling = False
     with store(db, create=True) as application, progress_bar() as progress:
         task = progress.add_task("ingest", total=total)
-
-        def settle() -> bool:
-            """The run is complete once the views have caught up (or were not asked for)."""
-            nonlocal failed, settling
-            settling = True
-            if not views:
-                return True
-            try:
-                catch_up(make_projector(application), progress, "views")
-            except ViewFailed as exc:
-                failed = exc
-                return False
-            return True
-
+        settler = _Settler(application, progress, views)
         ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
-        with on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settling)):
+        with on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settler.settling)):
             summary = ingestor.ingest(
                 lines, progress=lambda _n: progress.update(task, completed=lines.offset),
-                settle=settle,
+                settle=settler,
             )
     log.info("ingest.done", **summary.as_json())
     if as_json or state.json:
         emit_json(summary.as_json())
     else:
         print_summary(summary)
-    if failed is not None:  # stored, and said so above; the views wait for journey project
-        log.error("views.failed", position=failed.position, error=str(failed.cause))
-        raise failed
+    settler.raise_failure()
 
 
 def _kept(lines: LineSource, stored: int, settling: bool) -> str:
@@ -119,51 +138,139 @@ def _open_input(source: str) -> tuple[LineSource, int | None]:
 #: the number of rejects.
 REJECTS_PAGE = 100
 
+ReasonsOption = Annotated[list[str] | None, typer.Option(
+    "--reason", parser=options.choice("--reason", REASONS),
+    help="only rejects of this reason (repeatable): " + ", ".join(REASONS))]
 
-@app.command(epilog="Example: journey rejects --reason unknown_entity --limit 20 --format csv")
+
+class _RejectsCommand(TyperGroup):
+    """``journey rejects`` lists, ``journey rejects retry`` re-decides: a command with one
+    subcommand, so ``journey --help`` lists it in its place (Typer lists sub-apps last)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, commands={"retry": typer.main.get_command(_retry_app)},
+                         invoke_without_command=True, **kwargs)
+
+
+_retry_app = typer.Typer(add_completion=False)
+
+
+# Typer builds it with a command's arguments, which a TyperGroup takes too.
+@app.command(cls=cast("type[TyperCommand]", _RejectsCommand),
+             epilog="Example: journey rejects --reason unknown_entity --limit 20 --format csv; "
+             "journey rejects --all --json; journey rejects retry")
 def rejects(
+    ctx: typer.Context,
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
-    reason: Annotated[list[str] | None, typer.Option(
-        "--reason", parser=options.choice("--reason", REASONS),
-        help="only rejects of this reason (repeatable): " + ", ".join(REASONS))] = None,
+    reason: ReasonsOption = None,
     limit: Annotated[int | None, typer.Option(
-        parser=options.count("--limit"), help="at most this many (the first, in arrival "
+        parser=options.count("--limit"), help="at most this many (the first, in decision "
         "order)")] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="every reject decision ever made, open or not (a reject is open until "
+        "its touchpoint is accepted or a later reject of its touchpoint_id supersedes "
+        "it)")] = False,
 ) -> None:
-    """List stored rejects in arrival order: where each line came from (file:line, or
-    kafka:topic/partition@offset), its reason, detail and the raw line."""
+    """List the open rejects, or every reject (--all); retry decides them again.
+
+    Open rejects are listed in decision order (--all: every reject decision ever made): where
+    each line came from (file:line, kafka:topic/partition@offset, or the reject it retried),
+    its reason, detail and the raw line. A reject is open until its touchpoint is accepted or
+    a later reject of its touchpoint_id supersedes it."""
+    if ctx.invoked_subcommand is not None:
+        listing = [name for name, given in (("--reason", reason), ("--limit", limit),
+                                            ("--all", all_), ("--format", fmt != Format.table))
+                   if given]
+        if listing:
+            raise UsageError(f"{listing[0]}: an option of the list (journey rejects); give "
+                             "retry's options after it (journey rejects retry --reason R)")
+        ctx.obj = {"db": db, "as_json": as_json}
+        return
     reasons = sorted(set(reason)) if reason else None
     with store(db) as application:
         recorder = application.journey_recorder
-        pages = _pages(recorder, reasons, limit)
+        pages = _pages(recorder, reasons, limit, open_only=not all_)
         if as_json or state.json or fmt is Format.json:
             _stream_json(pages)
             return
         if fmt is Format.csv:
             _stream_csv(pages)
             return
-        total = recorder.count_rejects(reasons)
-        shown = total if limit is None else min(limit, total)
-        title = f"{total} rejects" if shown == total else f"the first {shown} of {total} rejects"
-        columns = ("#", "source", "touchpoint_id", "reason", "detail")
+        opened, total = recorder.reject_counts(reasons)
+        listed = total if all_ else opened
+        shown = listed if limit is None else min(limit, listed)
+        what = f"{total} rejects, {opened} open" if all_ else f"{opened} open rejects of {total}"
+        title = what if shown == listed else f"the first {shown} of {what}"
+        columns = ("#", "source", "touchpoint_id", "reason", "detail", *(("open",) if all_
+                                                                         else ()))
         for number, page in enumerate(pages):
             table = Table(*columns, title=None if number else title, show_header=not number)
             for row in page:
                 doc = _document(row)
                 table.add_row(str(row.seq), row.source or "-", doc["touchpoint_id"] or "-",
-                              doc["reason"], doc["detail"])
+                              doc["reason"], doc["detail"],
+                              *(("yes" if row.open else "no",) if all_ else ()))
             stdout.print(table)
         if not shown:
             stdout.print(Table(*columns, title=title))
 
 
+@_retry_app.command("retry", epilog="Example: journey rejects retry --reason unknown_entity "
+                    "(after the missing purchase.placed arrived)")
+def retry(
+    ctx: typer.Context,
+    db: DbOption = None, as_json: JsonOption = False,
+    reason: ReasonsOption = None,
+    batch_size: BatchSizeOption = None,
+    views: ViewsOption = True,
+) -> None:
+    """Decide the open rejects again, as if their lines arrived now.
+
+    The open rejects with a string touchpoint_id (--reason: of those reasons) are decided in
+    decision order: each is accepted, a duplicate, or rejected anew (the new reject
+    supersedes the old). Prints the summary of journey ingest for the lines re-decided."""
+    given = ctx.parent.obj if ctx.parent is not None and isinstance(ctx.parent.obj, dict) \
+        else {}
+    settings = state.settings.with_(batch_size=batch_size)
+    reasons = sorted(set(reason)) if reason else None
+    with store(db or given.get("db")) as application, progress_bar() as progress:
+        ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
+        task = progress.add_task("retry", total=retry_candidates(ingestor, reasons))
+        settler = _Settler(application, progress, views)
+        with on_interrupt(lambda: _retry_kept(settler.settling)):
+            summary = ingestor.retry_rejects(
+                reasons, progress=lambda n: progress.update(task, advance=n),
+                settle=settler)
+    if as_json or given.get("as_json") or state.json:
+        emit_json(summary.as_json())
+    else:
+        print_summary(summary)
+        if summary.not_retried:
+            one = summary.not_retried == 1
+            stdout.print(f"{summary.not_retried:,} open reject{'' if one else 's'} not retried "
+                         f"(still open): {'it has' if one else 'they have'} no string "
+                         "touchpoint_id (not JSON, not an object, or a line over 1 MiB whose "
+                         "reject keeps only its first bytes)")
+    settler.raise_failure()
+
+
+def _retry_kept(settling: bool) -> str:
+    if settling:
+        return ("every re-decided line is stored, but the views are not caught up; run "
+                "journey project to bring them up to date")
+    return ("the batches re-decided so far are stored (their rejects are closed or superseded "
+            "by new ones); run the same command to re-decide the rejects still open")
+
+
 def _pages(recorder: JourneyRecorderMixin, reasons: list[str] | None = None,
-           limit: int | None = None) -> Iterator[list[RejectRow]]:
-    """The rejects, ``REJECTS_PAGE`` per query, at most ``limit`` in all."""
+           limit: int | None = None, *, open_only: bool = False) -> Iterator[list[RejectRow]]:
+    """The rejects (``open_only``: the open ones), ``REJECTS_PAGE`` per query, at most
+    ``limit`` in all."""
     after, left = 0, limit
     while left is None or left > 0:
         page = recorder.rejects(after=after, limit=REJECTS_PAGE if left is None
-                                else min(left, REJECTS_PAGE), reasons=reasons)
+                                else min(left, REJECTS_PAGE), reasons=reasons,
+                                open_only=open_only)
         if not page:
             return
         yield page

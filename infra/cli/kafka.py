@@ -137,13 +137,19 @@ app.add_typer(consume_app, name="consume")
 
 
 @consume_app.command("touchpoints", epilog="Example: journey consume touchpoints --bootstrap "
-                     "kafka1:9092 --follow")
+                     "kafka1:9092 --follow --retry-every 60")
 def consume_touchpoints(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     group: GroupOption = "journey-touchpoints", follow: FollowOption = False,
     idle: IdleOption = 3.0,
     views: Annotated[bool, typer.Option(help="keep the views current after each batch "
                                         "(--no-views: later, with journey project)")] = True,
+    retry_every: Annotated[float | None, typer.Option(
+        "--retry-every", parser=options.seconds("--retry-every"),
+        help="re-decide the open unknown_entity rejects (journey rejects retry) after a batch "
+        "once this many seconds (> 0) passed since the last retry, and before a run without "
+        "--follow ends: a touchpoint that overtook its entity's creation (another partition "
+        "or producer) is accepted once that is there")] = None,
 ) -> None:
     """Decide contract-JSON touchpoints from <prefix>.touchpoints; rejects to the DLQ too."""
     settings = state.settings
@@ -153,13 +159,21 @@ def consume_touchpoints(
                                       batch_size=settings.batch_size,
                                       cache_size=settings.cache_size, views=views,
                                       warn=lambda text: sys.stderr.write(
-                                          f"journey: warning: {text}\n"))
+                                          f"journey: warning: {text}\n"),
+                                      retry_every=retry_every)
         with on_interrupt(lambda: offsets_kept(application.journey_recorder, consumer.name)):
             summary = consumer.run(follow=follow, idle=idle, stop=stop)
+    document = summary.as_json()
+    if retry_every is not None:  # what the retries re-decided (the same counts)
+        document["retried"] = consumer.retried.as_json()
     if as_json or state.json:
-        emit_json(summary.as_json())
+        emit_json(document)
     else:
         print_summary(summary)
+        if retry_every is not None:
+            stdout.print("retried unknown_entity rejects: " + ", ".join(
+                f"{key} {value}" for key, value in document["retried"].items()
+                if key != "rejected_by_reason"))
 
 
 @consume_app.command("views", epilog="Example: journey --db sqlite:///replica.db consume "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from journey.domain.errors import JourneyError, UsageError
@@ -97,6 +98,23 @@ def bound(option: str) -> Callable[[Any], str]:
     return parse
 
 
+def day(option: str) -> Callable[[Any], date]:
+    """A calendar day, exactly ``YYYY-MM-DD`` (a date that exists)."""
+
+    def parse(value: Any) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(text)
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            raise _fail(option, "expected a day YYYY-MM-DD", value) from None
+        return parsed
+    return parse
+
+
 def text(option: str, what: str = "1 to 128 characters, no line breaks",
          pattern: str = r"[^\r\n\x00]{1,128}") -> Callable[[Any], str]:
     """A non-empty identifier (a customer, part, location, group ...)."""
@@ -146,10 +164,12 @@ def setting(option: str, field: str) -> Callable[[Any], Any]:
 
 
 store_url = setting("--db", "db")
+#: ``journey errors --contact-cost``: the check of ``JOURNEY_CONTACT_COST`` (a ``Decimal``).
+contact_cost = setting("--contact-cost", "contact_cost")
 bootstrap = setting("--bootstrap", "kafka_bootstrap")
 log_level = choice("--log-level", LOG_LEVELS)
 log_format = choice("--log-format", LOG_FORMATS)
 
-__all__ = ["FORMATS", "KINDS", "UsageError", "bootstrap", "bound", "choice", "count", "entity",
-           "kind", "log_format", "log_level", "number", "port", "seconds", "setting",
-           "store_url", "text", "topic"]
+__all__ = ["FORMATS", "KINDS", "UsageError", "bootstrap", "bound", "choice", "contact_cost",
+           "count", "day", "entity", "kind", "log_format", "log_level", "number", "port",
+           "seconds", "setting", "store_url", "text", "topic"]

@@ -1,5 +1,6 @@
-"""The analysts' commands: timeline, customers, errors, stock; and keeping the views
-current (``project``) or rebuilding them (``rebuild``)."""
+"""The analysts' commands: timeline, customers, errors, kpis, invoices, stock; and keeping
+the views current (``project``) or rebuilding them (``rebuild``). How the service reports
+(kpis, invoices) print is in ``service``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from journey.domain.errors import JourneyError
+from journey.domain.errors import JourneyError, UsageError
 from journey.infra.audit.history import TimeFilter, views_as_of
 from journey.infra.bounds import check_range, period
 from journey.infra.cli import options
@@ -34,9 +37,13 @@ from journey.infra.cli.app import (
     time_window,
 )
 from journey.infra.cli.interrupts import REBUILD_KEPT, on_interrupt, views_kept
+from journey.infra.cli.service import print_invoices, print_kpis
 from journey.infra.views.projector import view_queries
+from journey.projections.service.queries import STATUSES
 from journey.projections.stock import Planning
 from journey.projections.tables import PROJECTIONS, VIEW_PROJECTIONS
+
+#: ``journey invoices --status``: contract 4.8's statuses.
 
 
 def query(db: str | None, ask: Callable[[Any], dict[str, Any]],
@@ -84,29 +91,86 @@ def customers(
     show(document, as_json, fmt, {"customers": f"top {top} customers by service errors"})
 
 
-@app.command(epilog="Example: journey errors --kind repair --from 2026-01 --to 2026-03")
+FromOption = Annotated[str | None, typer.Option(
+    "--from", parser=options.bound("--from"),
+    help="first month (YYYY-MM; a day YYYY-MM-DD or an RFC 3339 instant counts as its "
+    "month)")]
+ToOption = Annotated[str | None, typer.Option(
+    "--to", parser=options.bound("--to"),
+    help="last month, included (YYYY-MM; a day or instant counts as its month)")]
+
+
+def months(first: str | None, last: str | None) -> tuple[str | None, str | None]:
+    """``--from`` and ``--to`` as the first and last month they name (a reversed range is
+    refused)."""
+    check_range(first, last)
+    return (None if first is None else period(first, "--from").first_month,
+            None if last is None else period(last, "--to").last_month)
+
+
+@app.command(epilog="Example: journey errors --kind repair --from 2026-01 --to 2026-03 "
+             "--contact-cost 12.50")
 def errors(
     db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
     kind: Annotated[str | None, typer.Option(
         parser=options.kind, help=", ".join(options.KINDS) + " (any case)")] = None,
-    first: Annotated[str | None, typer.Option(
-        "--from", parser=options.bound("--from"),
-        help="first month (YYYY-MM; a day YYYY-MM-DD or an RFC 3339 instant counts as its "
-        "month)")] = None,
-    last: Annotated[str | None, typer.Option(
-        "--to", parser=options.bound("--to"),
-        help="last month, included (YYYY-MM; a day or instant counts as its month)")] = None,
+    first: FromOption = None, last: ToOption = None,
+    contact_cost: Annotated[Decimal | None, typer.Option(
+        "--contact-cost", parser=options.contact_cost,
+        help="what one contact costs (a decimal >= 0, at most 2 decimals): each failure "
+        "demand row gets its cost, failure x C (env JOURNEY_CONTACT_COST)")] = None,
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
-    """Error rates per kind and month, counts per error code, failure demand per month."""
-    check_range(first, last)
-    first_month = None if first is None else period(first, "--from").first_month
-    last_month = None if last is None else period(last, "--to").last_month
-    document = query(db, lambda views: views.errors(kind, first_month, last_month),
+    """Error rates per kind and month, counts per error code, failure demand per month
+    (and what it cost, with a cost per contact)."""
+    first_month, last_month = months(first, last)
+    cost = state.settings.contact_cost if contact_cost is None else contact_cost
+    document = query(db, lambda views: views.errors(kind, first_month, last_month,
+                                                    contact_cost=cost),
                      time_window(as_of, known_at))
+    demand = "failure demand by month" + ("" if cost is None else f" at {cost} per contact")
     show(document, as_json, fmt, {"by_kind_month": "error rate by kind and month",
-                                   "by_code": "errors by code",
-                                   "failure_demand": "failure demand by month"})
+                                   "by_code": "errors by code", "failure_demand": demand})
+
+
+@app.command(epilog="Example: journey kpis --from 2026-01 --to 2026-03 --format csv")
+def kpis(
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    first: FromOption = None, last: ToOption = None,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
+) -> None:
+    """Service KPIs per month: cases (time to resolve, reopen rate), repairs (first-time
+    fix rate, time to fix), parts (fill rate); satisfaction after a service error or not."""
+    first_month, last_month = months(first, last)
+    document = query(db, lambda views: views.kpis(first_month, last_month),
+                     time_window(as_of, known_at))
+    print_kpis(document, as_json, fmt)
+
+
+@app.command(epilog="Example: journey invoices --status overdue --as-of-day 2026-03-31")
+def invoices(
+    db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table,
+    as_of_day: Annotated[date | None, typer.Option(
+        "--as-of-day", parser=options.day("--as-of-day"),
+        help="the reference day of the status: overdue once the due date is before it "
+        "(default: the day of the latest touchpoint)")] = None,
+    status: Annotated[str | None, typer.Option(
+        parser=options.choice("--status", STATUSES),
+        help="list only paid, open or overdue invoices (the monthly summary keeps all)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(
+        parser=options.count("--limit"),
+        help="the table lists at most this many invoices (the first by invoice_id)")] = None,
+    as_of: AsOfOption = None, known_at: KnownAtOption = None,
+) -> None:
+    """Invoices with corrections, payments, balance, reminders and status (paid, open,
+    overdue), and a summary per month of issue and currency. Money is exact."""
+    if limit is not None and (as_json or state.json or fmt is not Format.table):
+        raise UsageError("--limit: only for the table (--json and --format csv|json print "
+                         "every invoice, as the contract's document)")
+    document = query(db, lambda views: views.invoices(as_of_day, status),
+                     time_window(as_of, known_at))
+    print_invoices(document, as_json, fmt, status, limit)
 
 
 @app.command(epilog="Example: journey stock --needs-reorder --lead-time 10 --service-level 0.98")
@@ -160,13 +224,14 @@ def project(
 @app.command(epilog="Example: journey rebuild errors")
 def rebuild(
     view: Annotated[str | None, typer.Argument(
-        parser=options.choice("VIEW", ("timeline", "errors", "stock")),
-        help="timeline, errors or stock (all if none)")] = None,
+        parser=options.choice("VIEW", tuple(VIEW_PROJECTIONS)),
+        help=", ".join(VIEW_PROJECTIONS) + " (all if none; views sharing a projection are "
+        "rebuilt together)")] = None,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Rebuild views from the whole log beside the live ones, then swap them in at once."""
     if view is not None and view not in VIEW_PROJECTIONS:
-        raise JourneyError(f"unknown view {view!r}: use timeline, errors or stock")
+        raise JourneyError(f"unknown view {view!r}: use {', '.join(VIEW_PROJECTIONS)}")
     names = sorted({VIEW_PROJECTIONS[view]} if view else set(PROJECTIONS))
     started = time.perf_counter()
     with (store(db, create=True) as application, progress_bar() as progress,

@@ -2,6 +2,7 @@
 
 ``lines``    an input as lines (streamed, counted and hashed, for resuming a file)
 ``service``  the ``Ingestor``: parse, load, decide, append; the summary of contract 5
+``retry``    stored rejects re-decided (contract 4.9), through the same ``Ingestor``
 
 ``journey ingest`` and ``journey consume touchpoints`` call the same ``Ingestor``.
 """
@@ -13,6 +14,7 @@ from journey.infra.ingest.lines import (
     kafka_provenance,
     read_lines,
 )
+from journey.infra.ingest.retry import RetrySummary, retry_provenance
 from journey.infra.ingest.service import (
     BATCH_BYTES,
     MAX_ATTEMPTS,
@@ -33,7 +35,9 @@ __all__ = [
     "Ingestor",
     "Line",
     "LineSource",
+    "RetrySummary",
     "RunInProgress",
     "kafka_provenance",
     "read_lines",
+    "retry_provenance",
 ]

@@ -17,7 +17,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
@@ -40,6 +40,9 @@ from journey.infra.store import (
 )
 from journey.schemas.parsing import Invalid, Parsed, parse_line
 
+if TYPE_CHECKING:
+    from journey.infra.ingest.retry import RetrySummary
+
 log = structlog.get_logger("journey.ingest")
 
 MAX_ATTEMPTS = 50
@@ -50,6 +53,8 @@ BATCH_BYTES = 8 << 20
 
 #: Called with (line index, reject) pairs of a decided batch before it is stored.
 BeforeSave = Callable[[list[tuple[int, RejectRow]]], None]
+#: Called with the writer lock held: for each line of a batch, whether to decide it now.
+Choose = Callable[[], Sequence[bool]]
 
 
 class RunInProgress(JourneyError):
@@ -197,7 +202,10 @@ class _BatchDecision:
     def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes,
                source: str | None = None) -> None:
         log.debug("touchpoint.rejected", reason=reason, detail=detail)
-        self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw, source=source))
+        accepted = touchpoint_id is not None and (touchpoint_id in self.seen
+                                                  or touchpoint_id in self.earlier)
+        self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw, source=source,
+                                              accepted_before=accepted))
         self.rejected_lines.append(self.summary.read - 1)
         self.summary.rejected += 1
         self.summary.rejected_by_reason[reason] += 1
@@ -253,6 +261,17 @@ class Ingestor:
                 self.recorder.finish_run(checkpoint)
             return summary
 
+    def retry_rejects(self, reasons: Sequence[str] | None = None,
+                      progress: Callable[[int], None] | None = None, *,
+                      settle: Callable[[], object] | None = None) -> RetrySummary:
+        """Re-decide the open rejects (contract 4.9) that have a string ``touchpoint_id``
+        (with ``reasons``: of those reasons), in decision order, as if their raw lines
+        arrived now: batches as ``ingest``'s, then ``settle`` (the views' catch-up). See
+        ``journey.infra.ingest.retry``."""
+        from journey.infra.ingest.retry import retry_rejects
+
+        return retry_rejects(self, reasons, progress, settle=settle)
+
     def _decide_all(self, lines: Iterable[Line], summary: IngestSummary,
                     checkpoint: RunCheckpoint | None,
                     progress: Callable[[int], None] | None) -> IngestSummary:
@@ -306,13 +325,16 @@ class Ingestor:
                      checkpoint: RunCheckpoint | None = None, *,
                      offsets: tuple[str, list[OffsetRow]] | None = None,
                      before_save: BeforeSave | None = None,
-                     sources: Sequence[str | None] | None = None) -> IngestSummary:
+                     sources: Sequence[str | None] | None = None,
+                     choose: Choose | None = None) -> IngestSummary:
         """Decide and store one batch of raw lines, retrying on a concurrent writer.
 
         ``offsets`` (a Kafka consumer's positions) commit in the batch's transaction;
         ``before_save`` sees the batch's rejects, with their line index, just before it;
         ``sources`` gives each line's provenance (``file:line``, ``kafka:topic/p@offset``),
-        stored with its reject or accepted touchpoint.
+        stored with its reject or accepted touchpoint; ``choose``, called with the writer
+        lock held, says which lines to decide now (the others are left out, uncounted:
+        ``retry_rejects`` re-decides only rejects still open when it writes).
         """
         if sources is not None and len(sources) != len(lines):
             raise ValueError(f"{len(sources)} sources for {len(lines)} lines")
@@ -323,8 +345,16 @@ class Ingestor:
                     position = self.recorder.position()
                     if position != self._known_position:
                         self.cache.clear()  # someone else wrote: cached state may be stale
-                    return self._decide_and_save(outcomes, position, so_far, checkpoint,
-                                                 offsets, before_save, sources)
+                    chosen, chosen_sources = outcomes, sources
+                    if choose is not None:
+                        keep = choose()
+                        chosen = [o for o, k in zip(outcomes, keep, strict=True) if k]
+                        chosen_sources = None if sources is None else [
+                            s for s, k in zip(sources, keep, strict=True) if k]
+                        if not chosen:
+                            return IngestSummary()
+                    return self._decide_and_save(chosen, position, so_far, checkpoint,
+                                                 offsets, before_save, chosen_sources)
             except IntegrityError as exc:
                 self.cache.clear()
                 self._known_position = None
@@ -337,9 +367,12 @@ class Ingestor:
                          before_save: BeforeSave | None = None,
                          sources: Sequence[str | None] | None = None) -> IngestSummary:
         parsed = [o for o in outcomes if isinstance(o, Parsed)]
-        earlier = self.recorder.touchpoint_hashes(
-            list({p.touchpoint.touchpoint_id for p in parsed})
-        )
+        # A schema-invalid line may reuse an accepted id: its reject records that (4.9). An id
+        # holding NUL is never accepted (nor can PostgreSQL text look it up).
+        earlier = self.recorder.touchpoint_hashes(list(
+            {p.touchpoint.touchpoint_id for p in parsed}
+            | {o.touchpoint_id for o in outcomes if isinstance(o, Invalid)
+               and o.touchpoint_id is not None and "\x00" not in o.touchpoint_id}))
         batch = _BatchDecision(_BatchView(self.cache, self._load(parsed)), earlier,
                                BatchRecords(expected_position=position, checkpoint=checkpoint,
                                             offsets=offsets))

@@ -4,7 +4,8 @@ Besides the library's ``stored_events`` the recorders keep these tables, written
 same transaction as the events of a batch:
 
 ``journey_touchpoints``  one row per accepted touchpoint (idempotency key, content hash)
-``journey_rejects``      one row per rejected line, in arrival order, with the raw bytes
+``journey_rejects``      one row per rejected line, in decision order, with the raw bytes
+                         (``rejects``: which are open, contract 4.9)
 ``journey_ingest_runs``  one row per file ingest: how far it got (resuming)
 ``journey_chain``        one row per event: the audit hash chain (``chain``)
 ``journey_seals``        HMAC seals of the chain: each batch's last position, every SEAL_EVERY
@@ -20,6 +21,7 @@ decided again on fresh state. That makes concurrent writers serializable without
 a lock while deciding.
 
 Modules: ``rows`` (what is read and written), ``recorder`` (the SQL both dialects share),
+``rejects`` (the rejects read page by page, open or all),
 ``chain`` (the hash chain's encoding, links and seals, extended with every batch),
 ``bookkeeping`` (checkpoints, offsets, positions, leases), ``sqlite`` and ``postgres`` (the
 dialects), ``urls`` (store URLs both ways, the schema name validated), ``identifiers`` (table

@@ -65,7 +65,11 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             "recorded_at text NOT NULL, source text)",
             f"CREATE TABLE IF NOT EXISTS {self.rejects_sql} ("
             "seq bigserial PRIMARY KEY, touchpoint_id text, reason text NOT NULL, "
-            "detail text NOT NULL, raw bytea NOT NULL, recorded_at text NOT NULL, source text)",
+            "detail text NOT NULL, raw bytea NOT NULL, recorded_at text NOT NULL, source text, "
+            "accepted_before integer)",
+            # Whether a reject is open: one probe (an older store gets it when opened).
+            "CREATE INDEX IF NOT EXISTS journey_rejects_by_touchpoint ON "
+            f"{self.rejects_sql} (touchpoint_id, seq)",
             f"CREATE TABLE IF NOT EXISTS {self.runs_sql} ("
             "run_id text PRIMARY KEY, source text NOT NULL, bytes_done bigint NOT NULL, "
             "prefix_sha256 text NOT NULL, counts text NOT NULL, completed integer NOT NULL, "

@@ -26,11 +26,11 @@ from journey.infra.store.chain import (
 )
 from journey.infra.store.errors import AuditChainError, AuditKeyMismatch, PositionConflict
 from journey.infra.store.identifiers import quote_identifier
+from journey.infra.store.rejects import RejectQueries
 from journey.infra.store.rows import (
     BatchRecords,
     ChainInput,
     LogEntry,
-    RejectRow,
     chunks,
     now_text,
     text_column,
@@ -42,10 +42,13 @@ from journey.infra.store.tracking import ViewTracking
 ADDED_COLUMNS = (
     ("journey_touchpoints", "source", "TEXT"),  # provenance: file:line, topic/partition@offset
     ("journey_rejects", "source", "TEXT"),
+    # 1: the touchpoint_id was accepted before the reject (4.9: it stays open); NULL: older
+    # than the column (read as 1 for conflicting_duplicate, the one reason that says so).
+    ("journey_rejects", "accepted_before", "INTEGER"),
 )
 
 
-class JourneyRecorderMixin(Bookkeeping):
+class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     """Queries and writes shared by both dialects (placeholders differ)."""
 
     ph = "?"
@@ -171,9 +174,9 @@ class JourneyRecorderMixin(Bookkeeping):
             # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
             c.executemany(
                 f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, "
-                f"recorded_at, source) VALUES ({p},{p},{p},{p},{p},{p})",
+                f"recorded_at, source, accepted_before) VALUES ({p},{p},{p},{p},{p},{p},{p})",
                 [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now,
-                  text_column(r.source)) for r in records.rejects],
+                  text_column(r.source), int(r.accepted_before)) for r in records.rejects],
             )
         if records.checkpoint is not None:
             self._save_checkpoint(c, records.checkpoint)
@@ -291,37 +294,6 @@ class JourneyRecorderMixin(Bookkeeping):
                         StoredEvent(oid, row[1], row[2], bytes(row[3]))
                     )
         return found
-
-    def rejects(self, after: int = 0, limit: int = 10_000,
-                reasons: Sequence[str] | None = None) -> list[RejectRow]:
-        """Stored rejects in arrival order, ``limit`` at a time after sequence ``after``;
-        with ``reasons``, only those rejected for one of them."""
-        where, params = self._reject_filter(reasons)
-        with self._read() as c:
-            c.execute(
-                "SELECT seq, touchpoint_id, reason, detail, raw, recorded_at, source "
-                f"FROM {self.rejects_sql} "
-                f"WHERE seq > {self.ph}{where} ORDER BY seq LIMIT {self.ph}",
-                (after, *params, limit),
-            )
-            return [
-                RejectRow(row[1], row[2], row[3], bytes(row[4]), row[0], str(row[5]), row[6])
-                for row in c.fetchall()
-            ]
-
-    def count_rejects(self, reasons: Sequence[str] | None = None) -> int:
-        """How many rejects are stored (with ``reasons``: for one of them)."""
-        where, params = self._reject_filter(reasons)
-        with self._read() as c:
-            c.execute(f"SELECT COUNT(*) FROM {self.rejects_sql} WHERE 1 = 1{where}", params)
-            return int(c.fetchone()[0])
-
-    def _reject_filter(self, reasons: Sequence[str] | None) -> tuple[str, list[str]]:
-        if reasons is None:
-            return "", []
-        if not reasons:
-            return " AND 1 = 0", []
-        return f" AND reason IN ({','.join([self.ph] * len(reasons))})", list(reasons)
 
     def upgrade_journey_tables(self, c: Any) -> None:
         """Add the columns a store written by an older engine lacks (``ADDED_COLUMNS``);

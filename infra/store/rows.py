@@ -37,6 +37,12 @@ class RejectRow:
     recorded_at: str = ""
     #: Where the line came from, as on ``AcceptedRow``.
     source: str | None = None
+    #: Whether the reject is open (contract 4.9: not superseded by a later reject of its
+    #: ``touchpoint_id``, and that id not accepted since), as read; ``None``: not read.
+    open: bool | None = None
+    #: Whether its ``touchpoint_id`` had been accepted when it was decided (then an
+    #: acceptance cannot have come since: an id is accepted once).
+    accepted_before: bool = False
 
 
 @dataclass(slots=True)

@@ -61,7 +61,12 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
             "recorded_at TEXT NOT NULL, source TEXT)",
             "CREATE TABLE IF NOT EXISTS journey_rejects ("
             "seq INTEGER PRIMARY KEY AUTOINCREMENT, touchpoint_id TEXT, reason TEXT NOT NULL, "
-            "detail TEXT NOT NULL, raw BLOB NOT NULL, recorded_at TEXT NOT NULL, source TEXT)",
+            "detail TEXT NOT NULL, raw BLOB NOT NULL, recorded_at TEXT NOT NULL, source TEXT, "
+            "accepted_before INTEGER)",
+            # Whether a reject is open (a later reject of its touchpoint_id?): one probe.
+            # IF NOT EXISTS: a store of an older engine gets it when opened.
+            "CREATE INDEX IF NOT EXISTS journey_rejects_by_touchpoint ON journey_rejects "
+            "(touchpoint_id, seq)",
             "CREATE TABLE IF NOT EXISTS journey_ingest_runs ("
             "run_id TEXT PRIMARY KEY, source TEXT NOT NULL, bytes_done INTEGER NOT NULL, "
             "prefix_sha256 TEXT NOT NULL, counts TEXT NOT NULL, completed INTEGER NOT NULL, "

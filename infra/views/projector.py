@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 
 from journey.domain.errors import JourneyError
-from journey.domain.stock import PartStock
 from journey.infra.failpoints import failpoint
 from journey.infra.store import JourneyApplication, LogEntry, log_wake_ups
 from journey.infra.store.errors import (
@@ -36,22 +35,14 @@ from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.feed import LogFeed, cycles_uncollected
 from journey.infra.views.swap import TRACKING_PREFIX, swap_tables
 from journey.projections.queries import ViewQueries
-from journey.projections.stock import Pair, StockFold, StockWrites
-from journey.projections.stock.table import (
-    write_stock,
-)
 from journey.projections.tables import PROJECTIONS, Tables
-from journey.projections.touchpoints import (
-    MemoryTouchpointState,
-    TouchpointFold,
-    TouchpointWrites,
-)
-from journey.projections.touchpoints.table import write_touchpoints
 from journey.projections.views import (
     UPGRADES,
     create_statements,
     fold_and_write,
     fold_events,
+    memory_folds,
+    write_all,
 )
 
 log = structlog.get_logger("journey.views")
@@ -91,8 +82,7 @@ class FoldedBatch:
 
     last: int  # notification id of the batch's last event
     count: int
-    touchpoints: TouchpointWrites | None
-    stock: StockWrites | None
+    writes: dict[str, Any]  # per projection, its fold's writes
 
 
 class LogFolder:
@@ -102,19 +92,13 @@ class LogFolder:
 
     def __init__(self, app: JourneyApplication, names: Iterable[str]) -> None:
         self.decode = ViewDecoder(app)
-        self.touchpoints = MemoryTouchpointState() if "touchpoints" in names else None
-        self.stocks: dict[Pair, PartStock] | None = {} if "stock" in names else None
+        self.folds = memory_folds(names)
 
     def __call__(self, batch: list[LogEntry]) -> FoldedBatch:
         decode = self.decode
-        touchpoints = None if self.touchpoints is None else TouchpointFold(self.touchpoints)
-        stock = None if self.stocks is None else StockFold(self.stocks.get)
-        fold_events(((entry.id, decode(entry)) for entry in batch), touchpoints, stock)
-        if stock is not None and self.stocks is not None:
-            self.stocks.update(stock.changes.stocks)
+        fold_events(((entry.id, decode(entry)) for entry in batch), self.folds)
         return FoldedBatch(batch[-1].id, len(batch),
-                           None if touchpoints is None else touchpoints.changes.writes(),
-                           None if stock is None else stock.changes.writes())
+                           {name: fold.writes() for name, fold in self.folds.items()})
 
 
 # --- the runner -----------------------------------------------------------------------------------
@@ -305,10 +289,7 @@ class Projector:
         with cycles_uncollected(), self._folded(names, head) as batches:
             for folded in batches:
                 with self.db.transaction() as (c, raw):
-                    if folded.touchpoints is not None:
-                        write_touchpoints(self.db, c, next_t, folded.touchpoints)
-                    if folded.stock is not None:
-                        write_stock(self.db, c, next_t, folded.stock)
+                    write_all(self.db, c, next_t, folded.writes)
                     for name in names:
                         self.db.track(raw, TRACKING_PREFIX + name + suffix, folded.last)
                 failpoint("views.rebuild_batch")

@@ -337,7 +337,7 @@ class Saboteur:
                 "reason": "too early",
             }
         assert isinstance(entity, Repair)
-        if entity.state == "open" and entity.rounds == 0:
+        if entity.state == "dropped" or (entity.state == "open" and entity.rounds == 0):
             return "repair.returned", {"repair_id": entity.id}
         if entity.state in ("done", "returned"):
             return "repair.completed", {"repair_id": entity.id, "outcome": "fixed"}

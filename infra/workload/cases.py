@@ -8,15 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 from journey.infra.workload.catalogue import (
     CASE_CHANNEL,
+    CASE_GAPS,
     CATEGORY_TEXT,
     COMPLAINT_DEMAND,
+    COMPLAINT_PACE,
     CONTACTS,
     DAY,
-    HOUR,
     INQUIRY_CATEGORIES,
     INQUIRY_DEMAND,
+    INQUIRY_PACE,
+    MIN,
     REOPEN_REASONS,
     RESOLUTIONS,
+    SCORE_AFTER_ERROR,
+    SCORE_NO_ERROR,
 )
 from journey.infra.workload.entities import Case, Customer, Repair, SimEntity
 from journey.infra.workload.simulation import Simulation
@@ -76,9 +81,10 @@ class CaseSteps(Simulation):
     ) -> None:
         rng = self.rng
         case = Case(self._next_id("CASE"), customer)
-        case.contacts_left = CONTACTS.draw(rng)
-        case.stuck = rng.random() < 0.04
-        case.unhappy = unhappy
+        pace = (COMPLAINT_PACE if unhappy else INQUIRY_PACE).draw(rng)
+        case.gap = CASE_GAPS[pace]
+        case.contacts_left = 0 if pace == "quick" else CONTACTS.draw(rng)
+        case.stuck = rng.random() < 0.05
         customer.cases.append(case)
         self.pool.append(case)
         fields: dict[str, Any] = {"case_id": case.id, "category": category}
@@ -90,7 +96,8 @@ class CaseSteps(Simulation):
             fields["text"] = rng.choice(CATEGORY_TEXT[category])
         channel = CASE_CHANNEL.draw(rng)
         self._send(t, "complaint.opened", customer, channel, "crm", fields, case)
-        self._at(t + self._between(2 * HOUR, 2 * DAY), self._advance_case, case)
+        first = (5 * MIN, 55 * MIN) if pace == "quick" else case.gap
+        self._at(t + self._between(*first), self._advance_case, case)
         if category in ("product", "repair") and rng.random() < 0.35:
             self._at(t + self._between(DAY, 3 * DAY), self._case_repair, case)
 
@@ -98,7 +105,7 @@ class CaseSteps(Simulation):
         if self._blocked(t, case, self._advance_case):
             return
         rng = self.rng
-        gap = self._between(2 * HOUR, 2 * DAY)
+        gap = self._between(*case.gap)
         customer, cid = case.customer, case.id
         if case.state == "open" and case.contacts_left > 0:
             case.contacts_left -= 1
@@ -115,10 +122,10 @@ class CaseSteps(Simulation):
         elif case.state == "open" and not case.stuck:
             case.state = "resolved"
             fields: dict[str, Any] = {"case_id": cid, "resolution": rng.choice(RESOLUTIONS)}
-            if rng.random() < 0.7:
-                fields["satisfaction"] = rng.choice(
-                    (1, 2, 2, 3, 4) if case.unhappy else (3, 4, 4, 5, 5)
-                )
+            if rng.random() < 0.75:  # steps run in business-time order: an error so far is
+                # one before this rating, even if it arrives after it (held back, late)
+                scores = SCORE_NO_ERROR if customer.erred_at < 0 else SCORE_AFTER_ERROR
+                fields["satisfaction"] = scores.draw(rng)
             self._send(t, "complaint.resolved", customer, "email", "crm", fields, case)
             if case.reopens < 2 and rng.random() < 3 * self.e:
                 case.next = "reopen"
@@ -137,6 +144,7 @@ class CaseSteps(Simulation):
                 "crm",
                 {"case_id": cid, "reason": rng.choice(REOPEN_REASONS)},
                 case,
+                error=True,
             )
         elif case.state == "resolved" and case.next == "close":
             case.state = "closed"

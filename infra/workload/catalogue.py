@@ -20,7 +20,6 @@ LOCATIONS = ("WH1", "WH2", "VAN1", "VAN2", "VAN3")
 WAREHOUSES = (0, 1)
 LOCATION_SHARE = (0.35, 0.20, 0.15, 0.15, 0.15)  # where repairs happen
 LOCATION_CUM = tuple(sum(LOCATION_SHARE[: i + 1]) for i in range(len(LOCATION_SHARE)))
-CURRENCIES = ("EUR",) * 19 + ("CHF", "GBP", "USD")
 UPSTREAM_ERRORS = (
     "sync_timeout",
     "address_invalid",
@@ -144,3 +143,20 @@ COMPLAINT_DEMAND: Weighted[str | None] = Weighted(
 CONTACTS = Weighted({0: 30, 1: 35, 2: 25, 3: 10})
 CASE_CHANNEL = Weighted({"phone": 35, "email": 25, "chat": 20, "web": 15, "store": 5})
 PARTS_PER_REPAIR = Weighted({0: 25, 1: 50, 2: 20, 3: 5})
+#: The currency a customer is billed in: mostly euros, a good share of US dollars.
+CURRENCY = Weighted({"EUR": 72, "USD": 16, "GBP": 7, "CHF": 5})
+#: How fast a case moves: "quick" is settled at first contact (within the hour), "slow" waits
+#: days between steps (weeks in all). Complaints after an error are slower than enquiries.
+INQUIRY_PACE = Weighted({"quick": 30, "normal": 60, "slow": 10})
+COMPLAINT_PACE = Weighted({"quick": 8, "normal": 62, "slow": 30})
+CASE_GAPS = {"quick": (2 * HOUR, 2 * DAY), "normal": (2 * HOUR, 2 * DAY), "slow": (DAY, 6 * DAY)}
+#: How fast a repair moves: "quick" is done at the counter without parts (within the hour),
+#: "slow" waits for a workshop slot and stretches every step (weeks in all).
+REPAIR_PACE = Weighted({"quick": 10, "normal": 72, "slow": 18})
+#: A satisfaction score (1-5) given on resolving a case: customers who met a service error
+#: before rating rate low (mean about 2.3), the others high (mean about 4.1).
+SCORE_AFTER_ERROR = Weighted({1: 25, 2: 35, 3: 25, 4: 10, 5: 5})
+SCORE_NO_ERROR = Weighted({1: 2, 2: 5, 3: 13, 4: 38, 5: 42})
+#: How a customer pays an invoice (of a positive amount): in full before the due date, in two
+#: halves, after reminders, only a part, too much (twice, or rounded up), or never.
+PAYER = Weighted({"on_time": 66, "split": 8, "late": 15, "partial": 4, "over": 3, "never": 4})

@@ -14,6 +14,7 @@ class Customer:
     __slots__ = (
         "cases",
         "currency",
+        "erred_at",
         "fixed_at",
         "id",
         "in_repair",
@@ -33,6 +34,9 @@ class Customer:
         self.cases: list[Case] = []
         self.in_repair: set[str] = set()  # serials
         self.fixed_at: dict[str, int] = {}  # serial -> last `fixed` completion
+        # when the first touchpoint with an error code (contract 3) on the customer's
+        # timeline occurred, -1 while none has: ratings after it are low
+        self.erred_at = -1
 
 
 class SimEntity:
@@ -61,7 +65,7 @@ class Order(SimEntity):
 
 
 class Invoice(SimEntity):
-    __slots__ = ("amount", "due", "paid", "reminders", "split")
+    __slots__ = ("amount", "due", "paid", "payer", "reminders")
     kind = "invoice"
 
     def __init__(self, eid: str, customer: Customer, amount: int, due: int) -> None:
@@ -70,11 +74,11 @@ class Invoice(SimEntity):
         self.due = due
         self.paid = 0
         self.reminders = 0
-        self.split = False
+        self.payer = "on_time"  # catalogue.PAYER
 
 
 class Case(SimEntity):
-    __slots__ = ("contacts_left", "next", "reopens", "state", "stuck", "unhappy")
+    __slots__ = ("contacts_left", "gap", "next", "reopens", "state", "stuck")
     kind = "case"
 
     def __init__(self, eid: str, customer: Customer) -> None:
@@ -83,8 +87,8 @@ class Case(SimEntity):
         self.contacts_left = 0
         self.next = ""
         self.reopens = 0
-        self.stuck = False
-        self.unhappy = False
+        self.stuck = False  # never resolved
+        self.gap = (0, 0)  # seconds between two steps: catalogue.CASE_GAPS
 
 
 class StockRecord:
@@ -134,6 +138,7 @@ class Repair(SimEntity):
         "reservations",
         "rounds",
         "serial",
+        "slow",
         "state",
         "todo",
         "wait_until",
@@ -148,7 +153,8 @@ class Repair(SimEntity):
         self.serial = serial
         self.location = location
         self.warranty = warranty
-        self.state = "open"  # open | done | returned
+        self.state = "open"  # open | done | returned | dropped (never completed again)
+        self.slow = 1  # stretches the gaps between steps
         self.rounds = 0
         self.todo: deque[tuple[str, StockRecord | None, int]] = deque()
         self.reservations: dict[StockRecord, int] = {}

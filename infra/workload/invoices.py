@@ -1,10 +1,12 @@
-"""Invoices: issued for a delivered order or a paid repair, then paid, reminded, corrected."""
+"""Invoices: issued for a delivered order or a returned repair, then paid (in full, in two
+halves, in part, too much, late or never), reminded and corrected up or down.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from journey.infra.workload.catalogue import DAY, ERROR_TYPES, HOUR
+from journey.infra.workload.catalogue import DAY, ERROR_TYPES, HOUR, PAYER
 from journey.infra.workload.entities import Customer, Invoice, Order, Repair, SimEntity
 from journey.infra.workload.simulation import Simulation
 
@@ -23,8 +25,9 @@ class InvoiceSteps(Simulation):
             self._issue_invoice(t, order.customer, order.total, order)
 
     def _issue_repair_invoice(self, t: int, repair: Repair) -> None:
+        """Parts and labour out of warranty; a warranty repair's invoice is for nothing."""
         if not self._blocked(t, repair, self._issue_repair_invoice):
-            self._issue_invoice(t, repair.customer, repair.cost, None)
+            self._issue_invoice(t, repair.customer, 0 if repair.warranty else repair.cost, None)
 
     def _issue_invoice(self, t: int, customer: Customer, cents: int, order: Order | None) -> None:
         rng = self.rng
@@ -41,12 +44,14 @@ class InvoiceSteps(Simulation):
         self._send(t, "invoice.issued", customer, "email", "billing", fields)
         if rng.random() < 2 * self.e:
             self._at(t + self._between(DAY, 10 * DAY), self._correct_invoice, invoice)
-        r = rng.random()
-        if r < 0.78:
-            invoice.split = rng.random() < 0.1
-            self._at(t + self._between(DAY, due - t), self._pay_invoice, invoice)
-        elif r < 0.97:
+        if cents == 0:
+            invoice.payer = "never"  # nothing to pay (unless corrected up)
+            return
+        invoice.payer = payer = PAYER.draw(rng)
+        if payer in ("late", "never"):
             self._at(due + self._between(DAY, 3 * DAY), self._remind_invoice, invoice)
+        else:
+            self._at(t + self._between(DAY, due - t), self._pay_invoice, invoice)
 
     def _pay_invoice(self, t: int, invoice: Invoice) -> None:
         if self._blocked(t, invoice, self._pay_invoice):
@@ -54,11 +59,30 @@ class InvoiceSteps(Simulation):
         balance = invoice.amount - invoice.paid
         if balance <= 0:
             return
+        rng, payer, first = self.rng, invoice.payer, invoice.paid == 0
         amount = balance
-        if invoice.split and invoice.paid == 0 and balance > 1:
+        if first and payer == "split" and balance > 1:
             amount = balance // 2
             self._at(t + self._between(7 * DAY, 20 * DAY), self._pay_invoice, invoice)
+        elif first and payer == "partial" and balance > 1:
+            amount = max(1, balance * self._between(20, 80) // 100)  # and the rest never
+            due = max(invoice.due, t)
+            self._at(due + self._between(DAY, 3 * DAY), self._remind_invoice, invoice)
+        elif first and payer == "over":
+            if rng.random() < 0.5:
+                amount = balance + self._between(1, 2000)  # rounded up, or a tip
+            else:  # the same payment twice
+                self._at(t + self._between(2 * DAY, 10 * DAY), self._pay_again, invoice)
         invoice.paid += amount
+        self._payment(t, invoice, amount)
+
+    def _pay_again(self, t: int, invoice: Invoice) -> None:
+        if not self._blocked(t, invoice, self._pay_again):
+            amount = invoice.paid
+            invoice.paid += amount
+            self._payment(t, invoice, amount)
+
+    def _payment(self, t: int, invoice: Invoice, amount: int) -> None:
         self._send(
             t,
             "invoice.paid",
@@ -72,6 +96,8 @@ class InvoiceSteps(Simulation):
     def _remind_invoice(self, t: int, invoice: Invoice) -> None:
         if self._blocked(t, invoice, self._remind_invoice):
             return
+        if invoice.amount - invoice.paid <= 0:
+            return
         invoice.reminders += 1
         self._send(
             t,
@@ -82,7 +108,8 @@ class InvoiceSteps(Simulation):
             {"invoice_id": invoice.id},
             invoice,
         )
-        if self.rng.random() < 0.7:
+        pays = 0.7 if invoice.payer == "late" else 0.15
+        if self.rng.random() < pays:
             self._at(t + self._between(2 * DAY, 10 * DAY), self._pay_invoice, invoice)
         elif invoice.reminders < 3:
             self._at(t + 14 * DAY, self._remind_invoice, invoice)
@@ -94,6 +121,8 @@ class InvoiceSteps(Simulation):
         error_type = rng.choice(ERROR_TYPES)
         delta = self._correction(error_type, invoice.amount)
         invoice.amount += delta
+        if delta > 0 and invoice.paid > 0 and rng.random() < 0.6:  # the difference, later
+            self._at(t + self._between(3 * DAY, 20 * DAY), self._pay_invoice, invoice)
         self._send(
             t,
             "invoice.corrected",
@@ -106,6 +135,7 @@ class InvoiceSteps(Simulation):
                 "amount_delta": self._money(delta),
             },
             invoice,
+            error=True,
         )
         if rng.random() < 0.5:
             self._at(t + self._between(2 * HOUR, 3 * DAY), self._complain_about, invoice)

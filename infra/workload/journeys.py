@@ -8,7 +8,7 @@ from typing import Any, TextIO
 from journey.infra.workload.bad_lines import Saboteur
 from journey.infra.workload.cases import CaseSteps
 from journey.infra.workload.catalogue import (
-    CURRENCIES,
+    CURRENCY,
     DAY,
     HOUR,
     LIFE,
@@ -76,7 +76,7 @@ class Journeys(OrderSteps, InvoiceSteps, CaseSteps, RepairSteps, StockSteps):
         n = self.arrived = self.arrived + 1
         devices = 2 if rng.random() < 0.35 else 1
         serials = [f"SN{n:07d}{k}{int(rng.random() * 4096):03X}" for k in range(devices)]
-        customer = Customer(f"CUST-{n:07d}", rng.choice(CURRENCIES), serials)
+        customer = Customer(f"CUST-{n:07d}", CURRENCY.draw(rng), serials)
         self.recent_customers.append(customer)
         if n < self.options.customers:
             self._at(max(t, self._arrival_time(n)), self._arrive, None)
@@ -86,5 +86,5 @@ class Journeys(OrderSteps, InvoiceSteps, CaseSteps, RepairSteps, StockSteps):
             self._at(t if k == 0 else t + self._between(HOUR, life), self._place_order, customer)
         for _ in range(REPAIRS_PER_CUSTOMER.draw(rng)):
             self._at(t + self._between(HOUR, life), self._start_repair, customer)
-        if rng.random() < 0.35:
+        if rng.random() < 0.5:
             self._at(t + self._between(HOUR, life), self._inquire, customer)

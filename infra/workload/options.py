@@ -20,8 +20,10 @@ TYPES = tuple(TOUCHPOINT_TYPES)
 class WorkloadOptions:
     """What to generate; the same options always give the same bytes.
 
-    Customers arrive evenly over `days` from `start`; the tails of their journeys (payments,
-    reminders, late repairs) run on for up to a few months after that. `error_rate` scales
+    Customers arrive evenly over `days` from `start`, and `days` after `start` is the horizon:
+    nothing happens after it, so journeys still running then are cut there (open and overdue
+    invoices, unresolved cases, unfinished repairs), as in an extract taken that day; lines
+    held back (late) until after it arrive at the end. `error_rate` scales
     every service-error branch, so more errors also bring more failure demand (complaints,
     repeat visits) and thus more lines per customer.
     """

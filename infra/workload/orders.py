@@ -87,6 +87,7 @@ class OrderSteps(Simulation):
                 carrier,
                 {"order_id": order.id, "reason": rng.choice(DELIVERY_FAILURES)},
                 order,
+                error=True,
             )
             if rng.random() < 0.5:
                 self._at(t + self._between(2 * HOUR, 2 * DAY), self._complain_about, order)

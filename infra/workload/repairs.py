@@ -1,5 +1,7 @@
 """Repairs: requested, parts reserved, issued and released, completed (maybe not fixed,
-then another round), parts and device returned, and invoiced when out of warranty.
+then another round), parts and device returned, and invoiced (for nothing under warranty).
+Some are done at the counter within the hour, some take weeks, and some are dropped: never
+completed, or given up after a `not_fixed` completion.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from journey.infra.workload.catalogue import (
     MIN,
     PARTS_PER_REPAIR,
     QTY,
+    REPAIR_PACE,
     REPEAT_WINDOW,
 )
 from journey.infra.workload.entities import Case, Customer, Repair, SimEntity, StockRecord
@@ -83,6 +86,8 @@ class RepairSteps(Simulation):
     ) -> Repair:
         rng = self.rng
         repair = Repair(self._next_id("REP"), customer, serial, location, warranty)
+        fixed = customer.fixed_at.get(serial)  # by another repair: this one is new
+        repeat = fixed is not None and t - fixed <= REPEAT_WINDOW
         customer.repairs.append(repair)
         customer.in_repair.add(serial)
         self.pool.append(repair)
@@ -95,10 +100,18 @@ class RepairSteps(Simulation):
         if case is not None:
             fields["case_id"] = case.id
         channel = "field" if location >= 2 else rng.choice(("store", "web", "phone"))
-        self._send(t, "repair.requested", customer, channel, "fsm", fields)
-        self._plan_parts(repair, PARTS_PER_REPAIR.draw(rng))
-        repair.todo.append(("complete", None, 0))
-        self._at(t + self._between(HOUR, DAY), self._advance_repair, repair)
+        self._send(t, "repair.requested", customer, channel, "fsm", fields, error=repeat)
+        pace = REPAIR_PACE.draw(rng)
+        if pace == "quick":  # at the counter, no parts
+            first = (5 * MIN, 45 * MIN)
+        else:
+            self._plan_parts(repair, PARTS_PER_REPAIR.draw(rng))
+            first = (HOUR, DAY)
+            if pace == "slow":
+                repair.slow = self._between(3, 8)
+                first = (2 * DAY, 10 * DAY)
+        repair.todo.append(("drop" if rng.random() < 0.03 else "complete", None, 0))
+        self._at(t + self._between(*first), self._advance_repair, repair)
         return repair
 
     def _plan_parts(self, repair: Repair, n: int) -> None:
@@ -128,6 +141,7 @@ class RepairSteps(Simulation):
         "complete": (2 * HOUR, 3 * DAY),
         "return_part": (HOUR, 2 * DAY),
         "return_device": (DAY, 4 * DAY),
+        "drop": (DAY, 5 * DAY),
     }
 
     def _advance_repair(self, t: int, repair: Repair) -> None:
@@ -138,14 +152,15 @@ class RepairSteps(Simulation):
         if repair.todo:
             following = repair.todo[0][0]
             low, high = self._GAPS[following]
-            at = t + self._between(low, high)
+            at = t + self._between(low, high) * repair.slow
             if following == "issue":
                 at = max(at, repair.wait_until)
             self._at(at, self._advance_repair, repair)
 
     def _reserve_part(self, repair: Repair, t: int, stock: StockRecord | None, qty: int) -> None:
         assert stock is not None
-        if qty <= stock.available:
+        stock_out = qty > stock.available
+        if not stock_out:
             stock.reserved += qty
             repair.reservations[stock] = repair.reservations.get(stock, 0) + qty
             self._lower_backorder(repair, stock, qty)
@@ -164,6 +179,8 @@ class RepairSteps(Simulation):
             "system",
             "fsm",
             stock.movement(qty, repair_id=repair.id),
+            error=stock_out,
+            owner=repair.customer,
         )
         self._check_reorder(t, stock)
 
@@ -187,6 +204,7 @@ class RepairSteps(Simulation):
             "field" if stock.location >= 2 else "system",
             "fsm",
             stock.movement(qty, repair_id=repair.id),
+            owner=repair.customer,
         )
         self._check_reorder(t, stock)
 
@@ -211,15 +229,16 @@ class RepairSteps(Simulation):
             "system",
             "fsm",
             stock.movement(qty, repair_id=repair.id),
+            owner=repair.customer,
         )
 
     def _complete_repair(self, repair: Repair, t: int, _stock: StockRecord | None,
                          _qty: int) -> None:
         rng = self.rng
-        if repair.rounds < 2 and rng.random() < 3 * self.e:
+        if repair.rounds < 2 and rng.random() < (3 if repair.rounds else 4) * self.e:
             outcome = "not_fixed"
         else:
-            outcome = "no_fault_found" if rng.random() < 0.08 else "fixed"
+            outcome = "no_fault_found" if rng.random() < 0.1 else "fixed"
             for stock, reserved in list(repair.reservations.items()):
                 if reserved > 0:
                     self._release_part(repair, t, stock, reserved)
@@ -242,11 +261,15 @@ class RepairSteps(Simulation):
             {"repair_id": repair.id, "outcome": outcome},
             repair,
             hold=hold,
+            error=outcome == "not_fixed",
         )
         if outcome == "not_fixed":
-            if rng.random() < 0.6:
-                self._plan_parts(repair, 1)
-            repair.todo.append(("complete", None, 0))
+            if rng.random() < 0.3:  # the customer gives up on it
+                repair.todo.append(("drop", None, 0))
+            else:
+                if rng.random() < 0.6:
+                    self._plan_parts(repair, 1)
+                repair.todo.append(("complete", None, 0))
             if rng.random() < 0.4:
                 self._at(t + self._between(2 * HOUR, 2 * DAY), self._complain_about, repair)
             return
@@ -266,13 +289,26 @@ class RepairSteps(Simulation):
             stock.movement(qty, repair_id=repair.id),
             repair,
             arrive=partial(self._add_stock, stock, qty),
+            owner=repair.customer,
         )
+
+    def _drop_repair(self, repair: Repair, t: int, _stock: StockRecord | None, _qty: int) -> None:
+        """Never completed (again): the booked parts go back on the shelf, nothing else."""
+        for stock, reserved in list(repair.reservations.items()):
+            if reserved > 0:
+                self._release_part(repair, t, stock, reserved)
+        repair.state = "dropped"
+        self._free_serial(repair)
+
+    @staticmethod
+    def _free_serial(repair: Repair) -> None:
+        customer, serial = repair.customer, repair.serial
+        if not any(r.serial == serial and r.state in ("open", "done") for r in customer.repairs):
+            customer.in_repair.discard(serial)
 
     def _return_device(self, repair: Repair, t: int, _stock: StockRecord | None, _qty: int) -> None:
         repair.state = "returned"
-        customer = repair.customer
-        if not any(r.serial == repair.serial and r.state != "returned" for r in customer.repairs):
-            customer.in_repair.discard(repair.serial)
+        self._free_serial(repair)
         self._send(
             t,
             "repair.returned",
@@ -285,6 +321,8 @@ class RepairSteps(Simulation):
         if not repair.warranty:
             repair.cost += self._between(49, 150) * 100
             self._at(t + self._between(2 * HOUR, DAY), self._issue_repair_invoice, repair)
+        elif self.rng.random() < 0.25:  # a zero invoice, for the record
+            self._at(t + self._between(2 * HOUR, DAY), self._issue_repair_invoice, repair)
 
 
 _Action = Callable[[RepairSteps, Repair, int, StockRecord | None, int], None]
@@ -296,4 +334,5 @@ _ACTIONS: dict[str, _Action] = {
     "complete": RepairSteps._complete_repair,
     "return_part": RepairSteps._return_part,
     "return_device": RepairSteps._return_device,
+    "drop": RepairSteps._drop_repair,
 }

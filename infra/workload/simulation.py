@@ -14,7 +14,16 @@ What the engine would know is tracked in *arrival* order (contract 2.1-2.3):
   touchpoints that nothing else needs can be held: while a touchpoint of an entity is held,
   the entity is invisible (its next chain steps wait until it has been written, and no
   complaint, repair or bad line refers to it), and held stock movements only ever add stock,
-  which is counted when they are written.
+  which is counted when they are written. An error (contract 3) of a customer who has a case
+  open is held for days when it can be, so it tends to arrive after that case's rating.
+
+What the engine derives in *business* time is tracked too: each customer's first touchpoint
+with an error code (`Customer.erred_at`, on the timeline of contract 4, so part movements of
+the customer's repairs count), which decides how a rating is drawn (low after an error).
+
+Everything happens before the horizon, `days` after `start`: the workload is an extract taken
+then. Journeys still running are cut there (open invoices, unresolved cases, unfinished
+repairs); touchpoints held back until after it arrive at the end of the file.
 
 `Simulation` holds that machinery; the lifecycle steps are mixins (``orders``,
 ``invoices``, ``cases``, ``repairs``, ``stock``) composed with it in ``journeys``. Every step
@@ -89,13 +98,28 @@ class Simulation:
             return
         self._start()
         heap, out, pop = self.heap, self.out, heapq.heappop
+        horizon = self.span
         while heap:
             t, _, step, arg = pop(heap)
+            if t >= horizon:
+                break
             self.now = t
             step(t, arg)
             if out:
                 yield from out
                 out.clear()
+        else:
+            return
+        # Past the horizon nothing happens any more; what was held back still arrives.
+        release = self._release
+        while True:
+            if step == release:
+                step(t, arg)
+                yield from out
+                out.clear()
+            if not heap:
+                return
+            t, _, step, arg = pop(heap)
 
     def _at(self, t: int, step: Step, arg: Any) -> None:
         self.seq += 1
@@ -164,8 +188,14 @@ class Simulation:
         entity: SimEntity | StockRecord | None = None,
         arrive: Callable[[], None] | None = None,
         hold: int = 0,
+        error: bool = False,
+        owner: Customer | None = None,
     ) -> None:
-        """Emit one valid touchpoint, or hold it back (late) when `entity` is given."""
+        """Emit one valid touchpoint, or hold it back (late) when `entity` is given.
+
+        `error` says the touchpoint has an error code of its own (contract 3); `owner` is the
+        customer whose timeline a part movement is on (the customer of its repair).
+        """
         rng = self.rng
         obj: dict[str, Any] = {
             "touchpoint_id": self._next_tp(),
@@ -180,8 +210,16 @@ class Simulation:
             obj["source"] = source
         if rng.random() < self.flag_rate:
             obj["error"] = rng.choice(UPSTREAM_ERRORS)
+            error = True
         obj.update(fields)
         line = ENCODE(obj)
+        if error:
+            who = customer or owner
+            if who is not None:
+                if who.erred_at < 0:
+                    who.erred_at = t
+                if entity is not None and not hold and self._before_a_rating(who, entity):
+                    hold = self._between(2 * DAY, 8 * DAY)
         if entity is not None and (hold or self._wants_late()):
             delay = hold or int(10 * MIN * 2 ** (rng.random() * 9))
             entity.held_until = t + delay
@@ -195,6 +233,20 @@ class Simulation:
     def _wants_late(self) -> bool:
         quota = self.options.late_rate * (self.valid_count + 1)
         return self.late_count < quota and self.rng.random() < 0.5
+
+    def _before_a_rating(self, customer: Customer, entity: SimEntity | StockRecord) -> bool:
+        """Hold this error of `customer` until after the rating of another open case?
+
+        Such holds go first: they may take the share of late lines up to twice `late_rate`
+        for a while, and the random ones of `_wants_late` wait until it is back.
+        """
+        late_rate = self.options.late_rate
+        if not late_rate or self.late_count >= 2 * late_rate * (self.valid_count + 1):
+            return False
+        return any(
+            case.state == "open" and not case.stuck and case is not entity
+            for case in customer.cases
+        )
 
     def _release(
         self, _t: int, held: tuple[str, SimEntity | StockRecord, Callable[[], None] | None]

@@ -20,11 +20,7 @@ from typing import Any, Protocol
 
 from journey.domain.cases import Case
 from journey.domain.repairs import Repair
-from journey.projections.classify import (
-    REPEAT_WINDOW_US,
-    TOUCHPOINT_CLASSES,
-    instant,
-)
+from journey.projections.classify import TOUCHPOINT_CLASSES, instant, is_repeat
 
 
 @dataclass(slots=True)
@@ -212,7 +208,7 @@ class TouchpointFold:
         if row.code is not None:
             return
         for repair_id, fixed_us in self.state.fixed_completions(event.serial):
-            if repair_id != event.repair_id and 0 <= row.occurred_us - fixed_us <= REPEAT_WINDOW_US:
+            if repair_id != event.repair_id and is_repeat(row.occurred_us, fixed_us):
                 row.code = "repeat_repair"
                 return
         self.state.open_requests(event.serial).append(
@@ -231,8 +227,8 @@ class TouchpointFold:
         requests = self.state.open_requests(serial)
         still_open = []
         for pending in requests:
-            if (pending.repair_id != event.repair_id
-                    and 0 <= pending.occurred_us - row.occurred_us <= REPEAT_WINDOW_US):
+            if pending.repair_id != event.repair_id and is_repeat(pending.occurred_us,
+                                                                  row.occurred_us):
                 self._classify(pending, "repeat_repair")
                 self._error(pending.subject, pending.occurred_us, pending.kind, pending.month,
                             "repeat_repair")

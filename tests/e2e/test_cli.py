@@ -188,9 +188,9 @@ def test_schema_touchpoint_prints_the_shipped_json_schema(journey: Journey) -> N
 
 
 def test_help_lists_every_command_in_its_place(journey: Journey) -> None:
-    expected = ["ingest", "rejects", "timeline", "customers", "errors", "stock", "project",
-                "rebuild", "history", "export", "verify-export", "generate", "publish",
-                "tail", "broker", "audit", "consume", "schema"]
+    expected = ["ingest", "rejects", "timeline", "customers", "errors", "kpis", "invoices",
+                "stock", "project", "rebuild", "history", "export", "verify-export", "generate",
+                "publish", "tail", "broker", "audit", "consume", "schema"]
 
     shown = journey.run("--help", env={"COLUMNS": "120"}).stdout.decode()
 

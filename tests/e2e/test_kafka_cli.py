@@ -24,11 +24,11 @@ def expected_keys(journey: Journey, source: Path) -> dict[str, set[str]]:
     """Per topic, the message keys its events must carry, from the ingested file itself.
 
     The accepted lines (and their exact duplicates) are the file's lines less the rejected ones
-    (``journey rejects`` gives each raw line). An event is keyed by the touchpoint's customer,
+    (``journey rejects --all`` gives each raw line). An event is keyed by the touchpoint's customer,
     a part movement by ``part_id@location`` (a transfer touches ``to_location`` as well).
     """
     kept = Counter(raw for raw in source.read_bytes().split(b"\n") if raw.strip())
-    rejected = Counter(r["raw"].encode() for r in journey.json("rejects")["rejects"])
+    rejected = Counter(r["raw"].encode() for r in journey.json("rejects", "--all")["rejects"])
     assert not rejected - kept, "every rejected line is a line of the file"
     keys: dict[str, set[str]] = defaultdict(set)
     for raw in (kept - rejected):

@@ -153,9 +153,11 @@ def test_version_and_help_name_the_variables_and_give_an_example(tmp_path: Path)
     assert not db.exists()
 
 
-COMMANDS = [("ingest",), ("rejects",), ("timeline",), ("customers",), ("errors",), ("stock",),
+COMMANDS = [("ingest",), ("rejects",), ("timeline",), ("customers",), ("errors",), ("kpis",),
+            ("invoices",), ("stock",),
             ("project",), ("rebuild",), ("history",), ("export",), ("verify-export",),
             ("audit", "verify"), ("audit", "replay"), ("generate",), ("schema", "touchpoint"),
+            ("rejects", "retry"),
             ("broker",), ("publish",), ("consume", "touchpoints"), ("consume", "views"),
             ("tail",)]
 
@@ -191,6 +193,8 @@ _MONTHS = st.builds("{:04d}-{:02d}".format, st.integers(1, 9999), st.integers(13
 BOUND = st.one_of(_MONTHS, st.sampled_from(["March", "2026/03", "2026-02-30", "", "2026-3",
                                              "2026-03-01T10:00:00", "yesterday", "26-03"]),
                   st.text("abcxyz /:-", min_size=1, max_size=10))
+#: Not a cost per contact: negative, over 2 decimals, not a plain decimal.
+MONEY = st.sampled_from(["-1", "1.234", "abc", "nan", "inf", "1e3", "", "1,50", "--2"])
 KIND = _TEXT.filter(lambda v: v.strip().lower() not in
                     ("purchase", "invoice", "complaint", "repair", "part"))
 ID = st.one_of(st.just(""), st.text(min_size=129, max_size=140, alphabet="ab"),
@@ -206,11 +210,19 @@ OPTIONS: list[tuple[tuple[str, ...], str, st.SearchStrategy[str]]] = [
     (("ingest", "in.jsonl"), "--batch-size", COUNT),
     (("rejects",), "--limit", COUNT),
     (("rejects",), "--reason", st.sampled_from(["nope", "", "Invalid-JSON"])),
+    (("rejects", "retry"), "--reason", st.sampled_from(["nope", "", "unknown entity"])),
+    (("rejects", "retry"), "--batch-size", COUNT),
     (("timeline", "C1"), "--format", st.sampled_from(["xml", "", "tables"])),
     (("timeline", "C1"), "--as-of", BOUND), (("timeline", "C1"), "--known-at", BOUND),
     (("customers",), "--top", COUNT),
     (("errors",), "--kind", KIND), (("errors",), "--from", BOUND), (("errors",), "--to", BOUND),
     (("errors",), "--as-of", BOUND), (("errors",), "--known-at", BOUND),
+    (("errors",), "--contact-cost", MONEY),
+    (("kpis",), "--from", BOUND), (("kpis",), "--to", BOUND), (("kpis",), "--as-of", BOUND),
+    (("kpis",), "--format", st.sampled_from(["xml", "", "tables"])),
+    (("invoices",), "--as-of-day", BOUND),
+    (("invoices",), "--status", st.sampled_from(["due", "", "PAID!", "late"])),
+    (("invoices",), "--limit", COUNT), (("invoices",), "--known-at", BOUND),
     (("stock",), "--lead-time", DAYS), (("stock",), "--service-level", LEVEL),
     (("stock",), "--part", ID), (("stock",), "--location", ID), (("stock",), "--as-of", BOUND),
     (("project",), "--interval", SECONDS),
@@ -223,6 +235,7 @@ OPTIONS: list[tuple[tuple[str, ...], str, st.SearchStrategy[str]]] = [
     (("generate",), "--late-rate", SHARE),
     (("publish",), "--batch-size", COUNT), (("publish",), "--bootstrap", BOOTSTRAP),
     (("consume", "touchpoints"), "--idle", SECONDS),
+    (("consume", "touchpoints"), "--retry-every", SECONDS),
     (("consume", "touchpoints"), "--group", ID | st.just("a group")),
     (("consume", "views"), "--idle", SECONDS), (("consume", "views"), "--bootstrap", BOOTSTRAP),
     (("tail", "repair"), "--max-messages", COUNT), (("tail", "repair"), "--idle", SECONDS),
@@ -247,6 +260,7 @@ VARIABLES: list[tuple[str, st.SearchStrategy[str]]] = [
     ("JOURNEY_KAFKA_BOOTSTRAP", BOOTSTRAP),
     ("JOURNEY_KAFKA_PREFIX", st.sampled_from(["a b", "x/y", "é", "p" * 201])),
     ("JOURNEY_KAFKA_PARTITIONS", COUNT.filter(bool)),
+    ("JOURNEY_CONTACT_COST", MONEY),
     ("JOURNEY_MAX_OUTAGE", st.sampled_from(["-1", "nan", "inf", "soon", "15m"])),
     ("JOURNEY_AUDIT_SECRET", st.just("two\nlines")),
     ("JOURNEY_AUDIT_SECRET_FILE", st.sampled_from(["missing-file", "empty-file", "."])),

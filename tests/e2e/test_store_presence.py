@@ -21,6 +21,7 @@ from tests.support import Journey, line, order
 #: Every command that only reads a store, with its arguments (a reader never creates one).
 READERS = [
     ("timeline", "C1"), ("customers",), ("errors",), ("stock",), ("rejects",),
+    ("rejects", "retry"),  # a writer, but with no store there is nothing to retry
     ("history", "customer:C1"), ("export", "-o", "out.avro"), ("audit", "verify"),
     ("audit", "replay"), ("publish",), ("verify-export", "exported.avro"),
 ]

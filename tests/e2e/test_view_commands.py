@@ -177,7 +177,8 @@ def _contract_stock(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _views(journey: Journey) -> list[Any]:
     return [journey.json("timeline", "C1"), journey.json("timeline", "C2"),
-            journey.json("errors"), journey.json("stock")]
+            journey.json("errors"), journey.json("stock"), journey.json("kpis"),
+            journey.json("invoices")]
 
 
 # --- exact contract-5 documents ------------------------------------------------------------------
@@ -352,7 +353,7 @@ def test_format_json_prints_the_same_document_as_the_json_flag(ingested: Journey
 def test_project_reports_no_lag_right_after_ingest(ingested: Journey) -> None:
     report = ingested.json("project")
 
-    assert report == {"events": 0, "lag": {"stock": 0, "touchpoints": 0}}
+    assert report == {"events": 0, "lag": {"service": 0, "stock": 0, "touchpoints": 0}}
 
 
 def test_project_catches_up_what_ingest_left_for_later(journey: Journey) -> None:
@@ -360,7 +361,7 @@ def test_project_catches_up_what_ingest_left_for_later(journey: Journey) -> None
 
     report = journey.json("project")
 
-    assert report["lag"] == {"stock": 0, "touchpoints": 0}
+    assert report["lag"] == {"service": 0, "stock": 0, "touchpoints": 0}
     assert report["events"] > 0
     assert journey.json("timeline", "C1") == EXPECTED_TIMELINE
     assert journey.json("errors") == EXPECTED_ERRORS
@@ -408,12 +409,12 @@ def test_rebuilding_every_view_gives_identical_documents(ingested: Journey) -> N
 
     report = ingested.json("rebuild")
 
-    assert report["rebuilt"] == ["stock", "touchpoints"]
+    assert report["rebuilt"] == ["service", "stock", "touchpoints"]
     assert _views(ingested) == before
-    assert ingested.json("project")["lag"] == {"stock": 0, "touchpoints": 0}
+    assert ingested.json("project")["lag"] == {"service": 0, "stock": 0, "touchpoints": 0}
 
 
-@pytest.mark.parametrize("view", ["timeline", "errors", "stock"])
+@pytest.mark.parametrize("view", ["timeline", "errors", "stock", "kpis", "invoices"])
 def test_rebuilding_one_view_gives_identical_documents(ingested: Journey, view: str) -> None:
     before = _views(ingested)
 

@@ -166,6 +166,8 @@ def all_views(app: JourneyApplication) -> dict[str, Any]:
             "customers": customers,
             "timelines": {c["customer_id"]: views.timeline(c["customer_id"])
                           for c in customers["customers"]},
+            "kpis": views.kpis(),  # the service view: ratings follow errors in any order
+            "invoices": views.invoices(),
         }
 
 

@@ -70,6 +70,6 @@ def test_a_line_beyond_the_engines_bounds_is_refused_and_the_store_goes_on(
     assert (item["part_id"], item["location"], item["on_hand"]) == ("P1", "WH1", on_hand)
     replay = journey.json("audit", "replay")
     assert replay["ok"] is True, replay
-    rejects = journey.json("rejects")["rejects"]
+    rejects = journey.json("rejects", "--all")["rejects"]  # every decision, open or not
     assert len(rejects) == sum(reasons.values())
     assert {r["reason"] for r in rejects} == set(reasons)

@@ -139,7 +139,7 @@ def _fuzz(journey: Journey, tmp_path: Path, lines: int, seed: int) -> None:
     assert sum(summary["rejected_by_reason"].values()) == summary["rejected"]
     assert summary["accepted"] > 0 and summary["rejected"] > lines // 4
 
-    rejects = journey.json("rejects")["rejects"]
+    rejects = journey.json("rejects", "--all")["rejects"]  # every decision, open or not
     assert len(rejects) == summary["rejected"]
     for command in (("project",), ("audit", "replay"), ("stock",), ("errors",),
                     ("customers", "--top", "5"), ("history", "customer:C1")):

@@ -14,7 +14,7 @@ from journey.domain.decide import Decider
 from journey.domain.stock import PartStock
 from journey.projections.stock import Planning, StockFold
 from journey.projections.touchpoints import MemoryTouchpointState, TouchpointFold
-from journey.projections.views import fold_events
+from journey.projections.views import fold_events, memory_folds
 from journey.schemas.parsing import Parsed, parse_line
 from tests.support import case, invoice, line, order, part, repair, tp
 
@@ -637,22 +637,38 @@ def test_fold_events_feeds_each_fold_only_what_is_past_its_position() -> None:
     log = Log()
     log.add(part("received", qty=5, touchpoint_id="in"), order("O1", touchpoint_id="buy"),
             part("received", qty=2, touchpoint_id="more"))
-    touchpoints = TouchpointFold(MemoryTouchpointState())
-    stock = StockFold(lambda pair: None)
+    folds = memory_folds()
     registered_and_first, placed = 2, 3  # the stock's registration rides with its first receipt
 
-    fold_events(log.events, touchpoints, stock, after={"touchpoints": placed,
-                                                       "stock": registered_and_first})
+    fold_events(log.events, folds, after={"touchpoints": placed, "stock": registered_and_first})
 
-    assert list(touchpoints.changes.rows) == ["more"]
-    assert {pair: s.on_hand for pair, s in stock.changes.stocks.items()} == {("P1", "WH1"): 2}
+    written = {name: fold.writes() for name, fold in folds.items()}
+    assert [row[0] for row in written["touchpoints"].rows] == ["more"]
+    assert [s[:3] for s in written["stock"].stocks] == [("P1", "WH1", 2)]
+    assert written["service"].latest_us is not None  # no position: it took all three
 
 
 def test_fold_events_skips_a_view_that_is_not_being_built() -> None:
     log = Log()
     log.add(order("O1", touchpoint_id="buy"), part("received", qty=1, touchpoint_id="in"))
-    stock = StockFold(lambda pair: None)
+    folds = memory_folds(["stock"])
 
-    fold_events(log.events, None, stock)
+    fold_events(log.events, folds)
 
-    assert list(stock.changes.stocks) == [("P1", "WH1")]
+    assert list(folds) == ["stock"]
+    assert [s[:3] for s in folds["stock"].writes().stocks] == [("P1", "WH1", 1)]
+
+
+def test_a_memory_fold_goes_on_across_batches_each_writes_holding_only_its_own() -> None:
+    log = Log()
+    first = log.add(part("received", qty=5, touchpoint_id="in"))
+    second = log.add(part("received", qty=2, touchpoint_id="more"))
+    folds = memory_folds()
+
+    fold_events(first, folds)
+    batches = [{name: fold.writes() for name, fold in folds.items()}]
+    fold_events(second, folds)
+    batches.append({name: fold.writes() for name, fold in folds.items()})
+
+    assert [[r[0] for r in b["touchpoints"].rows] for b in batches] == [["in"], ["more"]]
+    assert [[s[2] for s in b["stock"].stocks] for b in batches] == [[5], [7]]
