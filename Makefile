@@ -47,6 +47,9 @@ demo: $(STAMP)
 	$(J) audit verify
 	@echo "--- every event relayed to its Avro topic on the bundled broker, then read back by a subscriber"
 	@$(J) publish --read-back
+	@echo "--- the dashboard's overview as one file that opens offline"
+	$(J) report -o $(DEMO)/report.html --contact-cost 12.50
+	@echo "--- the dashboard, the API and the intake: $(J) serve   (then open http://127.0.0.1:8000/)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
@@ -70,6 +73,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.service
 	$(BIN)/python -m benchmarks.audit
 	$(BIN)/python -m benchmarks.kafka
+	$(BIN)/python -m benchmarks.serve
+	$(BIN)/python -m benchmarks.startup
 
 clean:
 	rm -rf $(VENV) $(DEMO) build .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,8 @@ classes):
     │   └── LoginRefused        PostgreSQL refused the login (no such role, wrong password)
     ├── IngestError             (infra.ingest) the input cannot be read
     ├── RunInProgress           (infra.ingest) another live process is ingesting the same file
+    ├── BodyRefused             (infra.http.bodies) an intake body as a whole: 413, 415, 400
+    ├── KeyReused               (infra.http.intake) an Idempotency-Key already had another body
     ├── ViewFailed              (infra.views.projector) the views cannot take an event of the log
     ├── Interrupted             (infra.cli.interrupts) Ctrl-C: what was kept, how to resume
     ├── UsageError              a command-line option has a bad value (the CLI exits 2)

@@ -1,29 +1,24 @@
 """Settings, read once from ``JOURNEY_*`` environment variables (the CLI may override).
 
-``Settings`` is a pydantic model: every value is checked here, in one place. A bad
-environment value raises ``SettingsError`` naming the variable and the form it expects
-(``JOURNEY_BATCH_SIZE: expected a positive integer (got "abc")``); the command line prints
-that line and exits 2.
+Every value is checked here, in one place. A bad environment value raises ``SettingsError``
+naming the variable and the form it expects (``JOURNEY_BATCH_SIZE: expected a positive
+integer (got "abc")``); the command line prints that line and exits 2.
+
+``Settings`` is a plain class with a check per setting, not a pydantic model: every command
+builds one first, and importing pydantic and building the model took a third of the start-up
+of a query (the checks take what pydantic's lax mode took, see tests/unit/test_settings.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Context, Decimal
-from typing import Annotated, Any, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
 
 DEFAULT_DB = "sqlite:///journey.db"
 #: Keys the audit chain's HMAC seals. Unset: a public built-in default, so seals then prove
@@ -82,12 +77,12 @@ def _store_url(value: str) -> str:
     raise ValueError("a store URL")
 
 
-def _choice(choices: tuple[str, ...]) -> AfterValidator:
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value.lower() not in choices:
             raise ValueError("one of")
         return value.lower()
-    return AfterValidator(check)
+    return check
 
 
 def _bootstrap(value: str | None) -> str | None:
@@ -109,6 +104,35 @@ def _prefix(value: str) -> str:
 def _one_line(value: str | None) -> str | None:
     if value is not None and ("\n" in value or "\r" in value or "\0" in value):
         raise ValueError("one line")
+    return value
+
+
+#: The roles a bearer token may hold (``journey.infra.http.access.Role``).
+TOKEN_ROLES = ("writer", "analyst", "auditor", "monitor")
+#: A token's name: what logs and ``journey token create`` call it (never the token itself).
+TOKEN_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_TOKEN_ENTRY = re.compile(r"(?P<name>[^:]*):(?P<roles>[^:]*):(?P<sha256>[0-9A-Fa-f]{64})")
+
+
+def token_entries(value: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """JOURNEY_TOKENS read: ``(name, roles, sha256 hex in lower case)`` per entry. Raises
+    ``ValueError`` naming the first bad entry by number (never its text: a token pasted by
+    mistake must not reach an error message or a log)."""
+    entries = []
+    parts = value.split(",")
+    for number, part in enumerate(parts, 1):
+        match = _TOKEN_ENTRY.fullmatch(part.strip())
+        roles = tuple(match["roles"].lower().split("+")) if match else ()
+        if match is None or not TOKEN_NAME.fullmatch(match["name"]) or not roles or any(
+                role not in TOKEN_ROLES for role in roles):
+            raise ValueError(f"entry {number} of {len(parts)} is not of that form")
+        entries.append((match["name"], roles, match["sha256"].lower()))
+    return entries
+
+
+def _tokens(value: str | None) -> str | None:
+    if value is not None:
+        token_entries(value)
     return value
 
 
@@ -151,10 +175,63 @@ def _cost(value: Any) -> Decimal | None:
     return amount.quantize(_CENT, context=exact).copy_abs()  # -0 (a Decimal) is 0.00
 
 
-Count = Annotated[int, BeforeValidator(_whole), Field(gt=0)]
-#: A count where 0 means "none" (no cache) or "always" (a rebuild always in a worker).
-Cardinal = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
-Seconds = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, allow_inf_nan=False)]
+def _text(value: Any) -> str:
+    """Text: a ``str`` (an enum member's value) or UTF-8 bytes; nothing else is text."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode()  # UnicodeDecodeError is a ValueError
+    raise ValueError("Input should be a valid string")
+
+
+def _text_then(*checks: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Text, then each check in turn."""
+    def check(value: Any) -> Any:
+        value = _text(value)
+        for then in checks:
+            value = then(value)
+        return value
+    return check
+
+
+def _or_none(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+def _count(minimum: int) -> Callable[[Any], int]:
+    """A whole number >= ``minimum``: digits (``_whole``), an int, a Decimal without a
+    fraction, or a float without one (within 64 bits)."""
+    def check(value: Any) -> int:
+        value = _whole(value)
+        if isinstance(value, int | str | bytes):
+            number = int(value)  # text: the digits _whole let through
+        elif isinstance(value, float | Decimal) and math.isfinite(value) and \
+                value == int(value) and (isinstance(value, Decimal) or abs(value) < 2**63):
+            number = int(value)
+        else:
+            raise ValueError("a whole number")
+        if number < minimum:
+            raise ValueError("too small")
+        return number
+    return check
+
+
+def _seconds(value: Any) -> float:
+    """Seconds, a finite number >= 0 (text as ``float`` reads it, ASCII within spaces)."""
+    if isinstance(value, str):
+        value = value.strip()
+    if isinstance(_no_bool(value), int | float | str | bytes | Decimal) and (
+            not isinstance(value, str) or value.isascii()):
+        seconds = float(value)
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    raise ValueError("seconds")
+
+
+def _extra(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("Input should be a valid dictionary")
+    return {_text(key): _text(text) for key, text in value.items()}
 
 #: Each setting: its variable and the form it expects (for the error message).
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -176,41 +253,123 @@ VARIABLES: dict[str, tuple[str, str]] = {
                           "the path of a readable file whose first line is the secret"),
     "contact_cost": ("JOURNEY_CONTACT_COST",
                      "a cost per contact, a decimal >= 0 with at most 2 decimals (e.g. 12.50)"),
+    "tokens_file": ("JOURNEY_TOKENS_FILE",
+                    "the path of a tokens file (journey token create writes one)"),
+    "tokens": ("JOURNEY_TOKENS", "NAME:ROLE[+ROLE...]:SHA256 entries separated by commas "
+               "(roles: writer, analyst, auditor, monitor; SHA256: the 64 hex digits of the "
+               "token's hash that journey token create prints)"),
+    "http_max_body": ("JOURNEY_HTTP_MAX_BODY",
+                      "a positive integer, the largest intake body in bytes"),
 }
 
 
-class Settings(BaseModel):
-    """Every ``JOURNEY_*`` setting of the engine, validated (see ``VARIABLES``)."""
+#: Each setting's check, in the order the errors are reported: the value given -> the value
+#: kept, or ``ValueError``. The defaults are ``Settings``' class attributes.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "db": _text_then(_store_url),
+    "batch_size": _count(1),
+    "cache_size": _count(0),
+    "view_batch_size": _count(1),
+    "rebuild_worker_min": _count(0),
+    "log_level": _text_then(_choice(LOG_LEVELS)),
+    "log_format": _text_then(_choice(LOG_FORMATS)),
+    "kafka_bootstrap": _or_none(_text_then(_bootstrap)),
+    "kafka_prefix": _text_then(_prefix),
+    "kafka_partitions": _count(1),
+    "max_outage": _seconds,
+    "audit_secret": _or_none(_text_then(_one_line)),
+    "audit_secret_file": _or_none(_text_then(_one_line)),
+    "contact_cost": _cost,
+    "tokens_file": _or_none(_text_then(_one_line)),
+    "tokens": _or_none(_text_then(_one_line, _tokens)),
+    "http_max_body": _count(1),
+    "extra": _extra,
+}
+#: Each setting's value when it is not given.
+_DEFAULTS: dict[str, Any] = {
+    "db": DEFAULT_DB,
+    "batch_size": 2000,
+    "cache_size": 50_000,
+    "view_batch_size": 5000,
+    "rebuild_worker_min": 50_000,
+    "log_level": "info",
+    "log_format": "auto",
+    "kafka_bootstrap": None,
+    "kafka_prefix": "journey",
+    "kafka_partitions": 6,
+    "max_outage": 900.0,
+    "audit_secret": None,
+    "audit_secret_file": None,
+    "contact_cost": None,
+    "tokens_file": None,
+    "tokens": None,
+    "http_max_body": 16 << 20,
+    "extra": {},  # copied for each Settings
+}
+#: Never in a repr (nor so in logs).
+_HIDDEN = ("audit_secret", "tokens")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
-    db: Annotated[str, AfterValidator(_store_url)] = DEFAULT_DB
-    batch_size: Count = 2000
-    cache_size: Cardinal = 50_000
-    view_batch_size: Count = 5000
-    rebuild_worker_min: Cardinal = 50_000  # events: a rebuild of a longer log folds in a worker
-    log_level: Annotated[str, _choice(LOG_LEVELS)] = "info"
-    log_format: Annotated[str, _choice(LOG_FORMATS)] = "auto"  # auto | json | console
-    kafka_bootstrap: Annotated[str | None, AfterValidator(_bootstrap)] = None
-    kafka_prefix: Annotated[str, AfterValidator(_prefix)] = "journey"  # journey.purchase ...
-    kafka_partitions: Count = 6  # of each published topic, fixed when created
+class Settings:
+    """Every ``JOURNEY_*`` setting of the engine, validated (see ``VARIABLES``); read-only
+    (``with_`` makes a changed copy)."""
+
+    __slots__ = tuple(_CHECKS)
+
+    db: str
+    batch_size: int
+    cache_size: int  # 0: no cache
+    view_batch_size: int
+    rebuild_worker_min: int  # events: a rebuild of a longer log folds in a worker
+    log_level: str
+    log_format: str  # auto | json | console
+    kafka_bootstrap: str | None
+    kafka_prefix: str  # journey.purchase ...
+    kafka_partitions: int  # of each published topic, fixed when created
     #: Seconds a follower keeps retrying a database or broker that went away (0: forever).
-    max_outage: Seconds = 900.0
+    max_outage: float
     #: ``None``: the store reads JOURNEY_AUDIT_SECRET or JOURNEY_AUDIT_SECRET_FILE itself.
-    audit_secret: Annotated[str | None, AfterValidator(_one_line),
-                            Field(repr=False)] = None  # never in logs
+    audit_secret: str | None  # never in logs
     #: The file ``from_env`` read ``audit_secret`` from (JOURNEY_AUDIT_SECRET unset).
-    audit_secret_file: Annotated[str | None, AfterValidator(_one_line)] = None
+    audit_secret_file: str | None
     #: What one contact costs (contract 4.7): ``journey errors`` adds the cost of failure
     #: demand with it (``--contact-cost`` wins); ``None``: no cost column.
-    contact_cost: Annotated[Decimal | None, BeforeValidator(_cost)] = None
-    extra: dict[str, str] = Field(default_factory=dict)
+    contact_cost: Decimal | None
+    #: ``journey serve``'s bearer tokens, hashed (``journey.infra.http.access``): a file of
+    #: them, and/or entries inline. None of either: the server is open, on loopback only.
+    tokens_file: str | None
+    tokens: str | None  # never in logs
+    #: The largest body ``POST /v1/touchpoints`` takes (413 beyond it).
+    http_max_body: int
+    extra: dict[str, str]
 
     def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _settings_error(exc, values) from None
+        for name, check in _CHECKS.items():
+            if name not in values:
+                value = dict(_DEFAULTS["extra"]) if name == "extra" else _DEFAULTS[name]
+            else:
+                try:
+                    value = check(values[name])
+                except ValueError as exc:
+                    raise _settings_error(name, exc, values) from None
+            object.__setattr__(self, name, value)
+        for name in values:
+            if name not in _CHECKS:
+                raise SettingsError(f"{name}: Extra inputs are not permitted")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"settings are read-only (with_({name}=...) makes a changed copy)")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _CHECKS)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and holds a dict
+
+    def __repr__(self) -> str:
+        shown = (f"{name}={getattr(self, name)!r}" for name in _CHECKS if name not in _HIDDEN)
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -228,7 +387,7 @@ class Settings(BaseModel):
         given = {k: v for k, v in changes.items() if v is not None}
         if not given:
             return self
-        return type(self)(**(self.model_dump() | given))
+        return type(self)(**({name: getattr(self, name) for name in _CHECKS} | given))
 
     @property
     def give_up_after(self) -> float | None:
@@ -248,15 +407,19 @@ def _secret_from_file(env: Mapping[str, str]) -> str | None:
                         f"is the audit secret: {problem} (got {got(path)})")
 
 
-def _settings_error(exc: ValidationError, values: Mapping[str, Any]) -> SettingsError:
+def _settings_error(name: str, cause: ValueError, values: Mapping[str, Any]) -> SettingsError:
     """One line naming the (first) bad variable, the form it expects and the value given."""
-    error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else ""
     if name not in VARIABLES:
-        return SettingsError(f"{name or 'settings'}: {error['msg']}")
+        return SettingsError(f"{name}: {cause}")
     variable, form = VARIABLES[name]
     value = values.get(name)
-    shown = "the value is not shown" if name == "audit_secret" else f"got {got(_redact(value))}"
+    if name == "tokens":  # a raw token pasted by mistake is not repeated anywhere
+        entry = str(cause).startswith("entry")
+        shown = (f"{cause}; " if entry else "") + "the value is not shown"
+    elif name == "audit_secret":
+        shown = "the value is not shown"
+    else:
+        shown = f"got {got(_redact(value))}"
     return SettingsError(f"{variable}: expected {form} ({shown})")
 
 

@@ -45,7 +45,7 @@ _EXPORTS = {
     "RetrySummary": "journey.infra.ingest",
     "RejectRow": "journey.infra.store",
     "Projector": "journey.infra.views.projector",
-    "view_queries": "journey.infra.views.projector",
+    "view_queries": "journey.infra.views.live",
     "ViewFailed": "journey.infra.views.projector",
     "Planning": "journey.projections.stock",
     # the service reports' typed results (contract 4.6, 4.8): views.kpis(), views.invoices()
@@ -58,7 +58,7 @@ _EXPORTS = {
     "InvoiceReport": "journey.projections.queries",
     "InvoiceMonth": "journey.projections.queries",
     "InvoiceRow": "journey.projections.queries",
-    "TimeFilter": "journey.infra.audit.history",
+    "TimeFilter": "journey.infra.audit.window",
     "history": "journey.infra.audit.history",
     "views_as_of": "journey.infra.audit.history",
     "verify_log": "journey.infra.audit.verify",
@@ -110,9 +110,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from journey.domain.decide import Decider
     from journey.domain.errors import REASONS, JourneyError, TouchpointRejected
     from journey.infra.audit.export import export_events
-    from journey.infra.audit.history import TimeFilter, history, views_as_of
+    from journey.infra.audit.history import history, views_as_of
     from journey.infra.audit.verify import verify_log
     from journey.infra.audit.verify_export import verify_export
+    from journey.infra.audit.window import TimeFilter
     from journey.infra.ingest import (
         Ingestor,
         IngestSummary,
@@ -122,7 +123,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     )
     from journey.infra.settings import Settings
     from journey.infra.store import JourneyApplication, RejectRow, StoreError, open_store
-    from journey.infra.views.projector import Projector, ViewFailed, view_queries
+    from journey.infra.views.live import view_queries
+    from journey.infra.views.projector import Projector, ViewFailed
     from journey.projections.queries import (
         CaseMonth,
         InvoiceMonth,

@@ -1,10 +1,11 @@
-"""Contract section 3: which touchpoint carries which error code, and the names views use."""
+"""Contract section 3: which touchpoint carries which error code, and the names views use.
+
+How the views write a moment is in ``moments``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from journey.domain.base import TouchpointEvent
@@ -103,30 +104,3 @@ def contract_type(event: Any) -> str | None:
     """The touchpoint type an event records, or None (registrations, transfer-in halves)."""
     found = TOUCHPOINT_CLASSES.get(type(event))
     return found.type if found else None
-
-
-def instant(moment: datetime) -> tuple[str, int, str]:
-    """A moment as the views keep it: RFC 3339 in UTC with a ``Z`` (as ``iso_z``),
-    microseconds since the epoch (a sortable integer for business time), and the UTC
-    calendar month ``YYYY-MM``; all three at once, the folds' hot path (each view's fold
-    asks for the same event's moment in turn: the last answer is kept)."""
-    last = _LAST[0]  # one tuple: a thread reads a moment and its own answer
-    if last[0] is moment:  # the very object (held here, so its id cannot be reused)
-        return last[1]
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    text = utc.isoformat()  # "...+00:00"
-    delta = utc - EPOCH
-    found = (text[:-6] + "Z", (delta.days * 86_400 + delta.seconds) * 1_000_000
-             + delta.microseconds, text[:7])
-    _LAST[0] = (moment, found)
-    return found
-
-
-def iso_z(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``: ``2026-03-01T08:00:00Z`` (fraction only when non-zero)."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-
-
-#: Where microsecond times (``occurred_us``) count from.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LAST: list[tuple[Any, tuple[str, int, str]]] = [(None, ("", 0, ""))]  # instant's last

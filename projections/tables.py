@@ -21,6 +21,13 @@ PROJECTIONS: dict[str, tuple[str, ...]] = {
                 "view_service_ratings", "view_service_satisfaction", "view_service_customers",
                 "view_service_invoices", "view_service_invoice_months", "view_service_meta"),
 }
+#: Columns a view table gained after its first release (table -> columns): a store made
+#: before has the table without them until the projector adds them. How each is added is
+#: the projection's ``Upgrade`` (``projections.views.UPGRADES``, which names these); here so
+#: that a query can tell whether the tables are current without importing the folds.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "view_stock": ("window_qty", "window_squares"),  # the planning window's sums
+}
 #: What `journey rebuild VIEW` rebuilds: timeline and errors share one projection, kpis and
 #: invoices another.
 VIEW_PROJECTIONS = {"timeline": "touchpoints", "errors": "touchpoints", "stock": "stock",

@@ -8,6 +8,8 @@
                   ``known_at`` keeps what the engine had stored by then (record time)
 ``audit_replay``  rebuild every view into scratch tables and compare with the live ones
 
+``TimeFilter`` (the window of ``as_of`` and ``known_at``) is in ``window``, re-exported here.
+
 Record time is an event's ``timestamp``: taken when the engine decided the touchpoint,
 milliseconds before the batch's transaction committed.
 """
@@ -17,44 +19,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from journey.domain.base import entity_id
 from journey.domain.stock import PartStock
+from journey.infra.audit.window import TimeFilter as TimeFilter  # its importers' old home
 from journey.infra.store import JourneyApplication, LogEntry, StoreError
 from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.projector import Projector
-from journey.projections.classify import contract_type, iso_z
+from journey.projections.classify import contract_type
+from journey.projections.moments import iso_z
 from journey.projections.queries import ViewQueries
 from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.views import create_statements, fold_events, memory_folds, write_all
 
 ENTITY_KINDS = ("order", "invoice", "case", "repair")
 CHUNK = 10_000
-
-
-class TimeFilter:
-    """Which events count: occurred by ``as_of`` and recorded by ``known_at`` (both optional)."""
-
-    def __init__(self, as_of: datetime | None = None, known_at: datetime | None = None) -> None:
-        self.as_of, self.known_at = as_of, known_at
-
-    def keeps(self, event: Any) -> bool:
-        if self.known_at is not None and _moment(event.timestamp) > self.known_at:
-            return False
-        occurred = getattr(event, "occurred_at", None)
-        return self.as_of is None or occurred is None or occurred <= self.as_of
-
-    def as_json(self) -> dict[str, str | None]:
-        return {"as_of": None if self.as_of is None else iso_z(self.as_of),
-                "known_at": None if self.known_at is None else iso_z(self.known_at)}
-
-
-def _moment(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value["_data_"])
 
 
 def scan_log(app: JourneyApplication, decode: Callable[[LogEntry], Any] | None = None

@@ -98,14 +98,18 @@ TABLES: dict[str, TableDoc] = {
     ),
     "journey_ingest_runs": TableDoc(
         "One row per ingest of a named file: its checkpoint, committed with each batch, so an "
-        "interrupted run resumes where it stopped.",
+        "interrupted run resumes where it stopped. Also one row per HTTP intake request sent "
+        "with an `Idempotency-Key`, written with its decisions, so a retry of it gets the first "
+        "answer and decides nothing again.",
         {
-            "run_id": "the run's id (32 hex digits)",
-            "source": "the file's absolute path",
-            "bytes_done": "bytes of the file decided and committed so far",
+            "run_id": "the run's id (32 hex digits); an intake request's id (16 hex digits)",
+            "source": "the file's absolute path; `http:KEY` for an intake request's key",
+            "bytes_done": "bytes of the file decided and committed so far; the request body's "
+                          "length",
             "prefix_sha256": "SHA-256 (hex) of those bytes: a resume checks the file still "
-                             "starts with them",
-            "counts": "the run's counts so far as JSON, the shape of `journey --json ingest`",
+                             "starts with them (a request's key with another body is refused)",
+            "counts": "the run's counts so far as JSON, the shape of `journey --json ingest`; "
+                      "for a request, its whole answer (with one outcome per touchpoint)",
             "completed": "1 when the run finished (a later ingest of the file starts afresh), "
                          "else 0",
             "updated_at": "when the checkpoint was last written, RFC 3339 in UTC",

@@ -4,6 +4,10 @@ Each command group is a module beside this one (``ingesting``, ``views``, ``audi
 ``kafka``, ``workload``); ``main`` imports them all, so every command is registered on
 ``app`` before it runs. A door parses its input and renders its output, nothing more:
 the work is done by the services in ``journey.infra`` and ``journey.projections``.
+
+Registering a command costs little: each group imports the services a command needs when
+it runs (the store, the ingestor, Kafka ...), so a query starts without the rest
+(``tests/e2e/test_startup_imports.py``).
 """
 
 from __future__ import annotations
@@ -15,32 +19,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
-from journey.infra.audit.history import TimeFilter
+from journey.infra.audit.window import TimeFilter
 from journey.infra.bounds import FORMATS, upper
 from journey.infra.cli import options
-from journey.infra.ingest import IngestSummary
-from journey.infra.logs import configure_logging
+from journey.infra.logs import Logger, configure_logging
 from journey.infra.settings import VARIABLES, Settings
-from journey.infra.store import JourneyApplication, open_store
-from journey.infra.views.projector import Projector
 
-log = structlog.get_logger("journey")
+if TYPE_CHECKING:  # imported by the commands that use them: a query starts without them
+    from rich.progress import Progress
+
+    from journey.infra.ingest import IngestSummary
+    from journey.infra.store import JourneyApplication
+    from journey.infra.views.projector import Projector
+
+log = Logger("journey")
 
 #: The environment variables every command reads, for ``journey --help``.
 ENVIRONMENT = "Settings come from the environment (an option, where there is one, wins): " + \
@@ -119,6 +117,8 @@ def store(db: str | None, *, create: bool = False) -> Iterator[JourneyApplicatio
     Only writers pass ``create=True`` (ingest, project, rebuild, consume): a reader pointed
     at a store that is not there (a typo in ``--db``) gets one clear error, and nothing is
     created."""
+    from journey.infra.store import open_store
+
     url = db or state.settings.db
     application = open_store(url, state.settings.audit_secret, create=create)
     try:
@@ -128,6 +128,17 @@ def store(db: str | None, *, create: bool = False) -> Iterator[JourneyApplicatio
 
 
 def progress_bar() -> Progress:
+    """A progress bar on stderr, shown on a terminal only."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -153,6 +164,8 @@ def print_summary(summary: IngestSummary) -> None:
 
 def make_projector(application: JourneyApplication) -> Projector:
     """The views' runner, with the batch sizes of the settings."""
+    from journey.infra.views.projector import Projector
+
     settings = state.settings
     return Projector(application, settings.view_batch_size, settings.rebuild_worker_min)
 

@@ -1,7 +1,9 @@
 """The auditors' commands: history, export, verify-export, audit verify, audit replay.
 
 They answer from the log itself, not from the live views; ``audit replay`` rebuilds the
-views from the log and compares them with the live ones.
+views from the log and compares them with the live ones. Each command imports its auditor's
+module when it runs (the export's Avro codec, the replay's folds), so other commands start
+without them.
 """
 
 from __future__ import annotations
@@ -9,16 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from journey.infra.audit.export import export_events
 from journey.infra.audit.files import ExportError, open_regular, seekable_stdin
-from journey.infra.audit.history import audit_replay
-from journey.infra.audit.history import history as entity_history
-from journey.infra.audit.verify import AuditReport, expect_head_hash, verify_log
-from journey.infra.audit.verify_export import verify_export
 from journey.infra.bounds import check_range, lower, upper
 from journey.infra.cli import options
 from journey.infra.cli.app import (
@@ -38,8 +35,9 @@ from journey.infra.cli.app import (
     store,
     time_window,
 )
-from journey.infra.store.chain import audit_key
-from journey.infra.store.urls import store_env
+
+if TYPE_CHECKING:  # the auditors' modules are imported by the commands that run them
+    from journey.infra.audit.verify import AuditReport
 
 
 @app.command(epilog="Example: journey history order:O1 --known-at 2026-03-15")
@@ -51,6 +49,8 @@ def history(
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Every stored event of an entity: log position, record and business time, state after."""
+    from journey.infra.audit.history import history as entity_history
+
     window = time_window(as_of, known_at)
     with store(db) as application:
         document = entity_history(application, entity, window)
@@ -80,6 +80,8 @@ def export(
         "--force", help="replace the file if it exists (a regular file only)")] = False,
 ) -> None:
     """Write selected stored events with their metadata to an Avro container file."""
+    from journey.infra.audit.export import export_events
+
     check_range(first, last)
     start = None if first is None else lower(first, "--from")
     end = None if last is None else upper(last, "--to")
@@ -114,6 +116,9 @@ def verify_export_command(
     exists), record by record; without a store, check the file against itself (its hashes
     and chain links, and its head seal when JOURNEY_AUDIT_SECRET is set). Exit 1 on a
     mismatch."""
+    from journey.infra.audit.verify_export import verify_export
+    from journey.infra.store.chain import audit_key
+
     key = audit_key(state.settings.audit_secret) if state.settings.audit_secret else None
     with (seekable_stdin() if path == "-" else open_regular(path)) as stream:
         if not _store_given(ctx, db):
@@ -133,6 +138,8 @@ def verify_export_command(
 def _store_given(ctx: typer.Context, db: str | None) -> bool:
     """Whether to check against a store: one was named (this command's --db, the top-level
     one, JOURNEY_DB), or the default store exists; else the file is checked on its own."""
+    from journey.infra.store.urls import store_env
+
     if db or ctx.find_root().params.get("db") or os.environ.get("JOURNEY_DB"):
         return True
     path = store_env(state.settings.db).get("SQLITE_DBNAME")  # the URL as every store reads it
@@ -144,12 +151,19 @@ audit_app = typer.Typer(help="Auditors: verify the log, replay the views.",
 app.add_typer(audit_app, name="audit")
 
 
+def _expect_head(value: str) -> str:
+    """``--expect-head``: ``verify.expect_head_hash``, imported when the option is given."""
+    from journey.infra.audit.verify import expect_head_hash
+
+    return expect_head_hash(value)
+
+
 @audit_app.command("verify", epilog="Example: JOURNEY_AUDIT_SECRET_FILE=/run/secrets/audit "
                    "journey audit verify --json")
 def audit_verify_command(
     db: DbOption = None, as_json: JsonOption = False,
     expect_head: Annotated[str | None, typer.Option(
-        "--expect-head", parser=expect_head_hash,
+        "--expect-head", parser=_expect_head,
         help="a head_hash kept from an earlier report (64 hex digits): exit 1 unless the "
         "verified chain still passes through it")] = None,
 ) -> None:
@@ -158,6 +172,8 @@ def audit_verify_command(
     Exit 0 only when both hold; 1 when something was altered, 3 when the seals prove
     nothing (no secret, another secret, or a store sealed with the public default key).
     """
+    from journey.infra.audit.verify import verify_log
+
     with store(db) as application:
         report = verify_log(application, expect_head=expect_head)
     for warning in report.warnings:
@@ -196,6 +212,8 @@ def _print_verify(report: AuditReport) -> None:
 @audit_app.command("replay", epilog="Example: journey audit replay --json")
 def audit_replay_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Rebuild every view from the log into scratch tables and compare with the live ones."""
+    from journey.infra.audit.history import audit_replay
+
     with store(db) as application:
         report = audit_replay(application)
     log.info("audit.replay", ok=report["ok"], events=report["events"])

@@ -3,16 +3,13 @@ refused lines decided again (``journey rejects retry``, contract 4.9)."""
 
 from __future__ import annotations
 
-import base64
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
@@ -35,10 +32,13 @@ from journey.infra.cli.app import (
     store,
 )
 from journey.infra.cli.interrupts import lines_of, on_interrupt
-from journey.infra.ingest import Ingestor, LineSource
-from journey.infra.ingest.retry import retry_candidates
-from journey.infra.store import JourneyApplication, JourneyRecorderMixin, RejectRow
-from journey.infra.views.projector import ViewFailed
+
+if TYPE_CHECKING:  # the ingestor (and its models) are imported by the commands that run it
+    from rich.progress import Progress
+
+    from journey.infra.ingest import LineSource
+    from journey.infra.store import JourneyApplication, RejectRow
+    from journey.infra.views.projector import ViewFailed
 
 BatchSizeOption = Annotated[int | None, typer.Option(
     parser=options.count("--batch-size"),
@@ -60,6 +60,8 @@ class _Settler:
 
     def __call__(self) -> bool:
         """The run is complete once the views have caught up (or were not asked for)."""
+        from journey.infra.views.projector import ViewFailed
+
         self.settling = True
         if not self.views:
             return True
@@ -87,6 +89,8 @@ def ingest(
     views: ViewsOption = True,
 ) -> None:
     """Decide every touchpoint of a JSON Lines file: accepted, duplicate or rejected."""
+    from journey.infra.ingest import Ingestor
+
     settings = state.settings.with_(batch_size=batch_size)
     lines, total = _open_input(source)
     with store(db, create=True) as application, progress_bar() as progress:
@@ -123,6 +127,8 @@ def _kept(lines: LineSource, stored: int, settling: bool) -> str:
 def _open_input(source: str) -> tuple[LineSource, int | None]:
     """Standard input, or a file (named, so an interrupted ingest of it can resume; its
     lines' provenance is the name as given, ``touchpoints.jsonl:12``)."""
+    from journey.infra.ingest import LineSource
+
     if source == "-":
         return LineSource(sys.stdin.buffer), None
     path = Path(source)
@@ -132,11 +138,6 @@ def _open_input(source: str) -> tuple[LineSource, int | None]:
     except OSError as exc:
         raise JourneyError(f"cannot read {source}: {exc.strerror or exc}") from exc
 
-
-#: Rejects read per query when listing them: a reject keeps at most one line of 1 MiB, so
-#: a page stays under 100 MiB however large the lines were, and memory does not grow with
-#: the number of rejects.
-REJECTS_PAGE = 100
 
 ReasonsOption = Annotated[list[str] | None, typer.Option(
     "--reason", parser=options.choice("--reason", REASONS),
@@ -186,10 +187,12 @@ def rejects(
                              "retry's options after it (journey rejects retry --reason R)")
         ctx.obj = {"db": db, "as_json": as_json}
         return
+    from journey.infra.ingest.rejects import reject_document, reject_pages
+
     reasons = sorted(set(reason)) if reason else None
     with store(db) as application:
         recorder = application.journey_recorder
-        pages = _pages(recorder, reasons, limit, open_only=not all_)
+        pages = reject_pages(recorder, reasons, limit, open_only=not all_)
         if as_json or state.json or fmt is Format.json:
             _stream_json(pages)
             return
@@ -206,7 +209,7 @@ def rejects(
         for number, page in enumerate(pages):
             table = Table(*columns, title=None if number else title, show_header=not number)
             for row in page:
-                doc = _document(row)
+                doc = reject_document(row)
                 table.add_row(str(row.seq), row.source or "-", doc["touchpoint_id"] or "-",
                               doc["reason"], doc["detail"],
                               *(("yes" if row.open else "no",) if all_ else ()))
@@ -229,6 +232,9 @@ def retry(
     The open rejects with a string touchpoint_id (--reason: of those reasons) are decided in
     decision order: each is accepted, a duplicate, or rejected anew (the new reject
     supersedes the old). Prints the summary of journey ingest for the lines re-decided."""
+    from journey.infra.ingest import Ingestor
+    from journey.infra.ingest.retry import retry_candidates
+
     given = ctx.parent.obj if ctx.parent is not None and isinstance(ctx.parent.obj, dict) \
         else {}
     settings = state.settings.with_(batch_size=batch_size)
@@ -262,46 +268,15 @@ def _retry_kept(settling: bool) -> str:
             "by new ones); run the same command to re-decide the rejects still open")
 
 
-def _pages(recorder: JourneyRecorderMixin, reasons: list[str] | None = None,
-           limit: int | None = None, *, open_only: bool = False) -> Iterator[list[RejectRow]]:
-    """The rejects (``open_only``: the open ones), ``REJECTS_PAGE`` per query, at most
-    ``limit`` in all."""
-    after, left = 0, limit
-    while left is None or left > 0:
-        page = recorder.rejects(after=after, limit=REJECTS_PAGE if left is None
-                                else min(left, REJECTS_PAGE), reasons=reasons,
-                                open_only=open_only)
-        if not page:
-            return
-        yield page
-        after = page[-1].seq
-        left = None if left is None else left - len(page)
-
-
-def _document(row: RejectRow) -> dict[str, Any]:
-    """A reject as contract 5 gives it, plus its provenance (``source``) and, when the line
-    is not UTF-8, its exact bytes (``raw_base64``; ``raw`` then shows them with U+FFFD)."""
-    document: dict[str, Any] = {
-        "touchpoint_id": row.touchpoint_id,
-        "reason": row.reason,
-        "detail": row.detail,
-        "raw": row.raw.decode("utf-8", errors="replace"),
-        "source": row.source,
-    }
-    try:
-        row.raw.decode("utf-8")
-    except UnicodeDecodeError:
-        document["raw_base64"] = base64.b64encode(row.raw).decode("ascii")
-    return document
-
-
 def _stream_csv(pages: Iterator[list[RejectRow]]) -> None:
     """One CSV row per reject (``raw_base64`` empty when the line is UTF-8), page by page."""
+    from journey.infra.ingest.rejects import reject_document
+
     writer = csv.writer(sys.stdout)
     writer.writerow(("seq", "source", "touchpoint_id", "reason", "detail", "raw", "raw_base64"))
     for page in pages:
         for row in page:
-            doc = _document(row)
+            doc = reject_document(row)
             writer.writerow((row.seq, row.source or "", doc["touchpoint_id"] or "",
                              doc["reason"], doc["detail"], doc["raw"],
                              doc.get("raw_base64", "")))
@@ -310,12 +285,8 @@ def _stream_csv(pages: Iterator[list[RejectRow]]) -> None:
 
 def _stream_json(pages: Iterator[list[RejectRow]]) -> None:
     """``{"rejects": [...]}`` exactly as ``emit_json`` would print it, one page at a time."""
-    out = sys.stdout
-    out.write('{"rejects": [')
-    separator = ""
-    for page in pages:
-        for row in page:
-            out.write(separator + json.dumps(_document(row), ensure_ascii=False))
-            separator = ", "
-    out.write("]}\n")
-    out.flush()
+    from journey.infra.ingest.rejects import rejects_json
+
+    for piece in rejects_json(pages):
+        sys.stdout.write(piece)
+    sys.stdout.flush()

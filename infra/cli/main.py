@@ -12,9 +12,11 @@ stayed locked too long, the Kafka broker is unreachable; 130 interrupted (Ctrl-C
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 import typer
@@ -22,15 +24,12 @@ import typer
 from journey.domain.errors import JourneyError, UsageError
 from journey.infra.cli.app import app, log, state
 from journey.infra.cli.interrupts import Interrupted
-from journey.infra.kafka.client import KafkaUnavailable
-from journey.infra.kafka.losses import BrokerDataLost
 from journey.infra.settings import SettingsError
-from journey.infra.store import redact
-from journey.infra.store.errors import OPERATIONAL_KINDS, operational_failure
 
 #: The command groups, in the order ``journey --help`` lists them (importing a group
 #: registers its commands on ``app``).
-COMMAND_GROUPS = ("ingesting", "views", "audit", "workload", "kafka", "schema")
+COMMAND_GROUPS = ("ingesting", "views", "audit", "workload", "kafka", "serving", "reporting",
+                  "schema")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"{__package__}.{_group}")
 
@@ -55,6 +54,8 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 def _store_url() -> str:
     """The store this command was given (``--db``, else the settings), password hidden."""
+    from journey.infra.store.urls import redact
+
     args = sys.argv[1:]
     url = state.settings.db
     for i, arg in enumerate(args):
@@ -65,9 +66,18 @@ def _store_url() -> str:
     return redact(url)
 
 
+def _raised_as(exc: Exception, module: str, name: str) -> bool:
+    """``isinstance(exc, module.name)``, without importing ``module``: no exception is of a
+    class whose module was never imported (so a query never imports Kafka to tell)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
+
+
 def _operational(exc: Exception) -> tuple[str, int] | None:
     """The one-line message and exit code of an operational failure, else ``None``."""
-    if isinstance(exc, BrokerDataLost):
+    from journey.infra.store.errors import OPERATIONAL_KINDS, operational_failure
+
+    if _raised_as(exc, "journey.infra.kafka.losses", "BrokerDataLost"):
         return str(exc), EXIT_DATA_LOST
     if isinstance(exc, JourneyError) and str(exc).startswith(tuple(OPERATIONAL_KINDS.values())):
         return str(exc), EXIT_TEMPFAIL  # already says what, where and since when
@@ -76,7 +86,7 @@ def _operational(exc: Exception) -> tuple[str, int] | None:
         kind, detail = failure
         log.error("operational_failure", failure=kind, error=detail)
         return f"{OPERATIONAL_KINDS[kind]} ({_store_url()}): {detail}", EXIT_TEMPFAIL
-    if isinstance(exc, KafkaUnavailable):
+    if _raised_as(exc, "journey.infra.kafka.client", "KafkaUnavailable"):
         return f"the Kafka broker is unreachable: {exc}", EXIT_TEMPFAIL
     return None
 
@@ -94,10 +104,40 @@ def _usage(exc: typer.TyperException) -> str:
     return message + (f" (see {ctx.command_path} --help)" if ctx is not None else "")
 
 
+#: The options before the command (``app.main_options``): those that take a value, and flags.
+TOP_OPTIONS_WITH_VALUE = ("--db", "--log-level", "--log-format")
+TOP_FLAGS = ("--json", "--version")
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """``app``, with only the command ``args`` run registered when they plainly name one.
+
+    Typer builds every registered command (it reads each one's annotations) before it parses
+    the arguments: a tenth of a query's start-up. The command asked for parses and runs the
+    same alone; anything else (help, a group, a name that is no command, an option not known
+    here) gets the whole app."""
+    at = 0
+    while at < len(args) and args[at].startswith("-"):
+        option = args[at].split("=", 1)[0]
+        if option in TOP_FLAGS:
+            at += 1
+        elif option in TOP_OPTIONS_WITH_VALUE:
+            at += 1 if "=" in args[at] else 2
+        else:
+            return app
+    for info in app.registered_commands if at < len(args) else ():
+        if info.callback is not None and args[at] == (
+                info.name or info.callback.__name__.lower().replace("_", "-")):
+            narrow = copy.copy(app)  # the same app, less the other commands
+            narrow.registered_commands, narrow.registered_groups = [info], []
+            return narrow
+    return app
+
+
 def main() -> None:
     """Entry point: one clear error line and a non-zero exit, never a traceback."""
     try:
-        code = app(standalone_mode=False)
+        code = app_for(sys.argv[1:])(standalone_mode=False)
     except typer.TyperException as exc:  # Click's usage errors: exit 2 like ours
         _fail(_usage(exc), exc.exit_code)
     except (UsageError, SettingsError) as exc:

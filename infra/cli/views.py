@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from journey.domain.errors import JourneyError, UsageError
-from journey.infra.audit.history import TimeFilter, views_as_of
 from journey.infra.bounds import check_range, period
 from journey.infra.cli import options
 from journey.infra.cli.app import (
@@ -38,34 +37,22 @@ from journey.infra.cli.app import (
 )
 from journey.infra.cli.interrupts import REBUILD_KEPT, on_interrupt, views_kept
 from journey.infra.cli.service import print_invoices, print_kpis
-from journey.infra.views.projector import view_queries
 from journey.projections.service.queries import STATUSES
-from journey.projections.stock import Planning
 from journey.projections.tables import PROJECTIONS, VIEW_PROJECTIONS
+
+if TYPE_CHECKING:
+    from journey.infra.audit.window import TimeFilter
 
 #: ``journey invoices --status``: contract 4.8's statuses.
 
 
 def query(db: str | None, ask: Callable[[Any], dict[str, Any]],
-           window: TimeFilter | None = None) -> dict[str, Any]:
-    """Open the store (never creating one), ask the views one question, close. With a time
-    window the views are replayed from the log as they were (slower: the whole log is read).
+          window: TimeFilter | None = None) -> dict[str, Any]:
+    """Open the store (never creating one), ask the views one question (``answer``), close."""
+    from journey.infra.audit.answers import answer
 
-    The answer gets ``"freshness"`` (``projections.queries.Freshness``): the log position
-    it reflects and the log's head (``show`` warns when the views lag)."""
     with store(db) as application:
-        recorder = application.journey_recorder
-        if window is not None and (window.as_of or window.known_at):
-            start = recorder.position()  # the replay reads at least this far
-            with views_as_of(application, window) as replayed:
-                document = ask(replayed)
-            document["freshness"] = {"view_position": start, "log_head": recorder.position(),
-                                     "source": "log", **window.as_json()}
-            return document
-        with view_queries(application) as views:
-            document = ask(views)
-            document["freshness"] = views.freshness()
-            return document
+        return answer(application, ask, window)
 
 
 @app.command(epilog="Example: journey timeline C00042 --as-of 2026-03")
@@ -191,6 +178,8 @@ def stock(
     as_of: AsOfOption = None, known_at: KnownAtOption = None,
 ) -> None:
     """Stock levels per part and location, with days of supply and reorder points."""
+    from journey.projections.stock import Planning
+
     planning = Planning(lead_time_days=lead_time, service_level=service_level)
     document = query(db, lambda views: views.stock(part, location, needs_reorder, planning),
                       time_window(as_of, known_at))

@@ -22,6 +22,7 @@ from journey.infra.ingest.service import (
     BeforeSave,
     Ingestor,
     IngestSummary,
+    LineOutcome,
     RunInProgress,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "Line",
+    "LineOutcome",
     "LineSource",
     "RetrySummary",
     "RunInProgress",

@@ -17,7 +17,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -55,6 +55,16 @@ BATCH_BYTES = 8 << 20
 BeforeSave = Callable[[list[tuple[int, RejectRow]]], None]
 #: Called with the writer lock held: for each line of a batch, whether to decide it now.
 Choose = Callable[[], Sequence[bool]]
+
+
+class LineOutcome(NamedTuple):
+    """How one line was decided (``ingest_batch(line_outcomes=...)``, the HTTP intake's answer):
+    ``accepted``, ``duplicate`` or ``rejected`` with the contract's reason and its detail."""
+
+    touchpoint_id: str | None
+    outcome: str
+    reason: str | None = None
+    detail: str | None = None
 
 
 class RunInProgress(JourneyError):
@@ -146,7 +156,8 @@ class _BatchDecision:
     """One batch's decisions, in arrival order, and what they will write."""
 
     def __init__(self, view: _BatchView, earlier: dict[str, bytes],
-                 records: BatchRecords) -> None:
+                 records: BatchRecords, line_outcomes: list[LineOutcome] | None = None
+                 ) -> None:
         self.view = view
         self.decider = Decider(view)
         self.earlier = earlier  # content hashes of touchpoints accepted before this batch
@@ -155,6 +166,7 @@ class _BatchDecision:
         self.events: list[Any] = []
         self.rejected_lines: list[int] = []  # index in the batch of each reject
         self.summary = IngestSummary()
+        self.line_outcomes = line_outcomes  # each line's, in order, if the caller asks
 
     def decide(self, outcome: Parsed | Invalid, source: str | None = None) -> None:
         """Decide one line; ``source`` is its provenance. The log context names the line's
@@ -175,6 +187,8 @@ class _BatchDecision:
         previous = self.seen.get(tp.touchpoint_id) or self.earlier.get(tp.touchpoint_id)
         if previous == outcome.content_hash:
             self.summary.duplicates += 1
+            if self.line_outcomes is not None:
+                self.line_outcomes.append(LineOutcome(tp.touchpoint_id, "duplicate"))
         elif previous is not None:
             self.reject("conflicting_duplicate", f"touchpoint_id {tp.touchpoint_id!r} was "
                         "accepted before with different content", tp.touchpoint_id, outcome.raw,
@@ -198,6 +212,8 @@ class _BatchDecision:
         self.records.accepted.append(
             AcceptedRow(tp.touchpoint_id, outcome.content_hash, tp.type, source))
         self.summary.accepted += 1
+        if self.line_outcomes is not None:
+            self.line_outcomes.append(LineOutcome(tp.touchpoint_id, "accepted"))
 
     def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes,
                source: str | None = None) -> None:
@@ -209,6 +225,8 @@ class _BatchDecision:
         self.rejected_lines.append(self.summary.read - 1)
         self.summary.rejected += 1
         self.summary.rejected_by_reason[reason] += 1
+        if self.line_outcomes is not None:
+            self.line_outcomes.append(LineOutcome(touchpoint_id, "rejected", reason, detail))
 
 
 class Ingestor:
@@ -326,7 +344,8 @@ class Ingestor:
                      offsets: tuple[str, list[OffsetRow]] | None = None,
                      before_save: BeforeSave | None = None,
                      sources: Sequence[str | None] | None = None,
-                     choose: Choose | None = None) -> IngestSummary:
+                     choose: Choose | None = None,
+                     line_outcomes: list[LineOutcome] | None = None) -> IngestSummary:
         """Decide and store one batch of raw lines, retrying on a concurrent writer.
 
         ``offsets`` (a Kafka consumer's positions) commit in the batch's transaction;
@@ -334,7 +353,10 @@ class Ingestor:
         ``sources`` gives each line's provenance (``file:line``, ``kafka:topic/p@offset``),
         stored with its reject or accepted touchpoint; ``choose``, called with the writer
         lock held, says which lines to decide now (the others are left out, uncounted:
-        ``retry_rejects`` re-decides only rejects still open when it writes).
+        ``retry_rejects`` re-decides only rejects still open when it writes);
+        ``line_outcomes`` gets each decided line's ``LineOutcome``, in order, once they are
+        decided (so ``before_save`` sees them); a retried attempt replaces them, so when this
+        returns they are the decisions stored.
         """
         if sources is not None and len(sources) != len(lines):
             raise ValueError(f"{len(sources)} sources for {len(lines)} lines")
@@ -354,7 +376,8 @@ class Ingestor:
                         if not chosen:
                             return IngestSummary()
                     return self._decide_and_save(chosen, position, so_far, checkpoint,
-                                                 offsets, before_save, chosen_sources)
+                                                 offsets, before_save, chosen_sources,
+                                                 line_outcomes)
             except IntegrityError as exc:
                 self.cache.clear()
                 self._known_position = None
@@ -365,7 +388,8 @@ class Ingestor:
                          so_far: IngestSummary | None, checkpoint: RunCheckpoint | None,
                          offsets: tuple[str, list[OffsetRow]] | None = None,
                          before_save: BeforeSave | None = None,
-                         sources: Sequence[str | None] | None = None) -> IngestSummary:
+                         sources: Sequence[str | None] | None = None,
+                         line_outcomes: list[LineOutcome] | None = None) -> IngestSummary:
         parsed = [o for o in outcomes if isinstance(o, Parsed)]
         # A schema-invalid line may reuse an accepted id: its reject records that (4.9). An id
         # holding NUL is never accepted (nor can PostgreSQL text look it up).
@@ -375,7 +399,9 @@ class Ingestor:
                and o.touchpoint_id is not None and "\x00" not in o.touchpoint_id}))
         batch = _BatchDecision(_BatchView(self.cache, self._load(parsed)), earlier,
                                BatchRecords(expected_position=position, checkpoint=checkpoint,
-                                            offsets=offsets))
+                                            offsets=offsets), line_outcomes)
+        if line_outcomes is not None:
+            line_outcomes.clear()  # an earlier attempt's decisions, if this batch is retried
         for index, outcome in enumerate(outcomes):
             batch.decide(outcome, None if sources is None else sources[index])
         if checkpoint is not None and so_far is not None:

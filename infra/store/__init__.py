@@ -26,7 +26,11 @@ Modules: ``rows`` (what is read and written), ``recorder`` (the SQL both dialect
 ``bookkeeping`` (checkpoints, offsets, positions, leases), ``sqlite`` and ``postgres`` (the
 dialects), ``urls`` (store URLs both ways, the schema name validated), ``identifiers`` (table
 and schema names quoted in SQL), ``application`` (opening a store).
+
+The PostgreSQL names load on first use: a SQLite store never imports psycopg.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from journey.infra.store.application import (
     JourneyApplication,
@@ -40,7 +44,6 @@ from journey.infra.store.errors import (
     PositionConflict,
     StoreError,
 )
-from journey.infra.store.postgres import JourneyPostgresRecorder, TupleCursor
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import (
     AcceptedRow,
@@ -52,6 +55,9 @@ from journey.infra.store.rows import (
 )
 from journey.infra.store.sqlite import ImmediateTransaction, JourneySQLiteRecorder
 from journey.infra.store.urls import redact, store_env, store_url
+
+if TYPE_CHECKING:
+    from journey.infra.store.postgres import JourneyPostgresRecorder, TupleCursor
 
 __all__ = [
     "AcceptedRow",
@@ -77,3 +83,12 @@ __all__ = [
     "store_env",
     "store_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``JourneyPostgresRecorder`` and ``TupleCursor``, imported (with psycopg) when asked."""
+    if name in ("JourneyPostgresRecorder", "TupleCursor"):
+        from journey.infra.store import postgres
+
+        return getattr(postgres, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

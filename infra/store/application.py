@@ -25,7 +25,6 @@ from journey.infra.settings import AUDIT_SECRET_FILE_ENV, audit_secret_from
 from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError, StoreMissing
 from journey.infra.store.identifiers import pg_identifier
-from journey.infra.store.postgres import JourneyPostgresRecorder
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.urls import (
     connection_error,
@@ -93,7 +92,7 @@ def log_wake_ups(app: JourneyApplication) -> Iterator[Callable[[float], None]]:
     PostgreSQL wakes us through the recorder's LISTEN/NOTIFY channel (``timeout`` is
     then only a safety net); SQLite has no notifications, so the caller polls.
     """
-    if not isinstance(app.journey_recorder, JourneyPostgresRecorder):
+    if not app.journey_recorder.postgres:
         yield time.sleep
         return
     import psycopg

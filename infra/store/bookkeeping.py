@@ -45,6 +45,12 @@ class Bookkeeping:
 
     def unfinished_run(self, source: str) -> RunCheckpoint | None:
         """The latest ingest of ``source`` that did not finish (crashed or killed), if any."""
+        run = self.last_run(source)
+        return None if run is None or run.completed else run
+
+    def last_run(self, source: str) -> RunCheckpoint | None:
+        """The latest ingest of ``source``, finished or not (an HTTP intake keyed
+        ``Idempotency-Key: K`` is the run of source ``http:K``, its answer in ``counts``)."""
         with self._read() as c:
             c.execute(
                 "SELECT run_id, source, bytes_done, prefix_sha256, counts, completed "
@@ -53,9 +59,10 @@ class Bookkeeping:
                 (source,),
             )
             row = c.fetchone()
-        if row is None or row[5]:
+        if row is None:
             return None
-        return RunCheckpoint(row[0], row[1], int(row[2]), row[3], json.loads(row[4]))
+        return RunCheckpoint(row[0], row[1], int(row[2]), row[3], json.loads(row[4]),
+                             bool(row[5]))
 
     def finish_run(self, checkpoint: RunCheckpoint) -> None:
         """Mark an ingest run complete (a later run of the same file starts afresh)."""

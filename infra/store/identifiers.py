@@ -9,8 +9,6 @@ into one lookup of its own.
 
 from __future__ import annotations
 
-from psycopg.sql import Identifier
-
 
 def quote_identifier(name: str) -> str:
     """``name`` as one quoted SQL identifier (SQLite; the SQL standard's quoting)."""
@@ -21,4 +19,6 @@ def quote_identifier(name: str) -> str:
 
 def pg_identifier(*parts: str) -> str:
     """The dotted, quoted PostgreSQL name of ``parts`` (e.g. schema, table)."""
+    from psycopg.sql import Identifier  # psycopg loads for PostgreSQL stores only
+
     return Identifier(*parts).as_string()

@@ -22,6 +22,7 @@ from journey.infra.store.rows import BatchRecords
 class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
     """PostgreSQL recorder: table lock, position check, our rows and events in one transaction."""
 
+    postgres = True
     ph = "%s"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -74,6 +75,9 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             "run_id text PRIMARY KEY, source text NOT NULL, bytes_done bigint NOT NULL, "
             "prefix_sha256 text NOT NULL, counts text NOT NULL, completed integer NOT NULL, "
             "updated_at text NOT NULL)",
+            # The latest run of a source (a file, an intake request's key): one probe.
+            "CREATE INDEX IF NOT EXISTS journey_ingest_runs_by_source ON "
+            f"{self.runs_sql} (source, updated_at)",
             f"CREATE TABLE IF NOT EXISTS {self.chain_sql} ("
             "position bigint PRIMARY KEY, hash bytea NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.seals_sql} ("

@@ -51,6 +51,8 @@ ADDED_COLUMNS = (
 class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     """Queries and writes shared by both dialects (placeholders differ)."""
 
+    #: Whether the dialect is PostgreSQL (asked without importing its module, and psycopg).
+    postgres = False
     ph = "?"
     events_table_name: str
     #: Qualified table names (PostgreSQL adds the schema).
@@ -91,7 +93,7 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     @cached_property
     def view_tracking(self) -> ViewTracking:
         """The views' tracking positions (their table is created by the projector)."""
-        return ViewTracking(self.datastore, postgres=self.ph != "?", qualified=self.qualified)
+        return ViewTracking(self.datastore, postgres=self.postgres, qualified=self.qualified)
 
     @contextmanager
     def view_transaction(self) -> Iterator[tuple[Any, Any]]:
@@ -153,6 +155,11 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
         """The highest notification id in the log (0 when empty)."""
         with self._read() as c:
             return self._position(c)
+
+    def position_in(self, c: Any) -> int:
+        """The highest notification id in the log, read with ``c`` (a cursor of
+        ``read_rows``), in that transaction."""
+        return self._position(c)
 
     def _write_records(self, c: Any, records: BatchRecords) -> None:
         actual = self._position(c)

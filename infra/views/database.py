@@ -9,11 +9,11 @@ projectors never fold the same events. The dialect's work is the store's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from journey.infra.store import JourneyApplication, JourneyPostgresRecorder
+from journey.infra.store import JourneyApplication
 from journey.projections.tables import Tables
 
 
@@ -23,7 +23,7 @@ class ViewDb:
     def __init__(self, app: JourneyApplication) -> None:
         self.app = app
         self.recorder = app.journey_recorder
-        self.postgres = isinstance(self.recorder, JourneyPostgresRecorder)
+        self.postgres = self.recorder.postgres
         self.schema_prefix = self.recorder.schema_prefix
         self.tracking = self.recorder.view_tracking
         self.tracking_table = self.tracking.table
@@ -49,6 +49,9 @@ class ViewDb:
 
     def position(self, c: Any, name: str) -> int:
         return self.tracking.position(c, name)
+
+    def positions(self, c: Any, names: Sequence[str]) -> dict[str, int]:
+        return self.tracking.positions(c, names)
 
     def track(self, raw: Any, name: str, notification_id: int) -> None:
         self.tracking.track(raw, name, notification_id)

@@ -33,8 +33,8 @@ from journey.infra.store.urls import store_url
 from journey.infra.views.database import ViewDb
 from journey.infra.views.decoder import ViewDecoder
 from journey.infra.views.feed import LogFeed, cycles_uncollected
+from journey.infra.views.live import view_queries as view_queries  # its importers' old home
 from journey.infra.views.swap import TRACKING_PREFIX, swap_tables
-from journey.projections.queries import ViewQueries
 from journey.projections.tables import PROJECTIONS, Tables
 from journey.projections.views import (
     UPGRADES,
@@ -359,29 +359,3 @@ class Projector:
         (see ``swap_tables``: analysts' SQL views over them keep working)."""
         replaced = swap_tables(self.db, c, names, suffix)
         log.info("views.swapped", views=names, rows_replaced_in=replaced)
-
-
-@contextmanager
-def view_queries(app: JourneyApplication) -> Iterator[ViewQueries]:
-    """Typed queries over the live views, in one read transaction; ``freshness()`` says
-    which log position the answers reflect."""
-    db = ViewDb(app)
-    if not _views_current(app, db):
-        Projector(app)  # nothing projected yet (empty views, not an error), or older tables
-    with app.journey_recorder.read_rows() as c:
-        positions = {name: db.position(c, TRACKING_PREFIX + name) for name in PROJECTIONS}
-        head = app.journey_recorder.position()  # after the positions: never behind them
-        yield ViewQueries(c, db.sql, db.tables(), positions, head)
-
-
-def _views_current(app: JourneyApplication, db: ViewDb) -> bool:
-    """Every view table is there, in its current layout (no write needed to query)."""
-    try:
-        with app.journey_recorder.read_rows() as c:
-            for tables in PROJECTIONS.values():
-                for table in tables:
-                    c.execute(f"SELECT 1 FROM {getattr(db.tables(), table)} LIMIT 0")
-            return all(set(upgrade.columns) <= db.columns(c, upgrade.table)
-                       for upgrades in UPGRADES.values() for upgrade in upgrades)
-    except Exception:  # the driver's "no such table", whichever the dialect
-        return False

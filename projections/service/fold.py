@@ -30,7 +30,8 @@ from journey.domain.cases import Case
 from journey.domain.invoices import Invoice
 from journey.domain.repairs import Repair
 from journey.domain.stock import PartStock
-from journey.projections.classify import TOUCHPOINT_CLASSES, instant, is_repeat
+from journey.projections.classify import TOUCHPOINT_CLASSES, is_repeat
+from journey.projections.moments import instant
 from journey.projections.service.figures import add, day, money, positive, subtract
 from journey.projections.service.state import (
     CaseRow,

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from journey.projections.classify import EPOCH
+from journey.projections.moments import EPOCH
 from journey.projections.service.figures import (
     ZERO,
     add,

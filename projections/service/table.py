@@ -17,7 +17,8 @@ from typing import Any
 from journey.domain.cases import Case
 from journey.domain.invoices import Invoice
 from journey.domain.repairs import Repair
-from journey.projections.classify import TOUCHPOINT_CLASSES, instant
+from journey.projections.classify import TOUCHPOINT_CLASSES
+from journey.projections.moments import instant
 from journey.projections.service.figures import P50, P90, percentile, span
 from journey.projections.service.fold import ServiceWrites
 from journey.projections.service.state import (

@@ -16,7 +16,7 @@ from typing import Any
 from journey.domain.stock import PartStock
 from journey.projections.stock.fold import Pair, StockWrites, blank_stock
 from journey.projections.stock.planning import Planning
-from journey.projections.tables import Dialect, Tables
+from journey.projections.tables import ADDED_COLUMNS, Dialect, Tables
 
 
 def statements(t: Tables, uid: str) -> list[str]:
@@ -111,7 +111,7 @@ def refresh_window(db: Dialect, c: Any, t: Tables, w: StockWrites | None = None)
 
 
 #: Columns ``view_stock`` gained after its first release, and how to add them.
-WINDOW_SUM_COLUMNS = ("window_qty", "window_squares")
+WINDOW_SUM_COLUMNS = ADDED_COLUMNS["view_stock"]
 
 
 def add_window_sums(db: Dialect, c: Any, t: Tables) -> None:

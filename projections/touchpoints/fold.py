@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from journey.domain.cases import Case
 from journey.domain.repairs import Repair
-from journey.projections.classify import TOUCHPOINT_CLASSES, instant, is_repeat
+from journey.projections.classify import TOUCHPOINT_CLASSES, is_repeat
+from journey.projections.moments import instant
 
 
 @dataclass(slots=True)

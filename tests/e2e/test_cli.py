@@ -190,7 +190,8 @@ def test_schema_touchpoint_prints_the_shipped_json_schema(journey: Journey) -> N
 def test_help_lists_every_command_in_its_place(journey: Journey) -> None:
     expected = ["ingest", "rejects", "timeline", "customers", "errors", "kpis", "invoices",
                 "stock", "project", "rebuild", "history", "export", "verify-export", "generate",
-                "publish", "tail", "broker", "audit", "consume", "schema"]
+                "publish", "tail", "broker", "serve", "report", "audit", "consume", "token",
+                "schema"]
 
     shown = journey.run("--help", env={"COLUMNS": "120"}).stdout.decode()
 

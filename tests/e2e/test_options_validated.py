@@ -159,7 +159,7 @@ COMMANDS = [("ingest",), ("rejects",), ("timeline",), ("customers",), ("errors",
             ("audit", "verify"), ("audit", "replay"), ("generate",), ("schema", "touchpoint"),
             ("rejects", "retry"),
             ("broker",), ("publish",), ("consume", "touchpoints"), ("consume", "views"),
-            ("tail",)]
+            ("tail",), ("report",), ("serve",), ("token", "create")]
 
 
 # --- random bad values for every option and every variable ---------------------------------
@@ -241,6 +241,12 @@ OPTIONS: list[tuple[tuple[str, ...], str, st.SearchStrategy[str]]] = [
     (("tail", "repair"), "--max-messages", COUNT), (("tail", "repair"), "--idle", SECONDS),
     (("tail", "repair"), "--bootstrap", BOOTSTRAP),
     (("broker",), "--port", st.one_of(st.integers(max_value=0), st.integers(65_536)).map(str)),
+    (("report",), "--contact-cost", MONEY), (("report",), "--from", BOUND),
+    (("report",), "--to", BOUND),
+    (("serve",), "--port", st.one_of(st.integers(max_value=-1), st.integers(65_536)).map(str)
+     | st.sampled_from(["http", "80.5", ""])),
+    (("serve",), "--host", st.sampled_from(["", "a b", "x" * 254, "host/name", "é"])),
+    (("token", "create", "crm"), "--role", st.sampled_from(["boss", "", "root", "writer,x"])),
 ]
 #: Bad arguments: (command before the value, name in the message, strategy).
 ARGUMENTS: list[tuple[tuple[str, ...], str, st.SearchStrategy[str]]] = [
@@ -248,6 +254,8 @@ ARGUMENTS: list[tuple[tuple[str, ...], str, st.SearchStrategy[str]]] = [
     (("rebuild",), "VIEW", st.sampled_from(["views", "all", "error", "x"])),
     (("history",), "ENTITY", st.sampled_from(["O1", "order:", "part:P1", "thing:X", ""])),
     (("tail",), "TOPIC", st.sampled_from(["", "a b", "..", "x" * 250, "é"])),
+    (("token", "create", "--role", "writer"), "NAME",
+     st.sampled_from(["", "a b", "x" * 65, "a/b", "é"])),
 ]
 #: Every variable of the configuration with bad values of it.
 VARIABLES: list[tuple[str, st.SearchStrategy[str]]] = [
@@ -261,6 +269,9 @@ VARIABLES: list[tuple[str, st.SearchStrategy[str]]] = [
     ("JOURNEY_KAFKA_PREFIX", st.sampled_from(["a b", "x/y", "é", "p" * 201])),
     ("JOURNEY_KAFKA_PARTITIONS", COUNT.filter(bool)),
     ("JOURNEY_CONTACT_COST", MONEY),
+    ("JOURNEY_HTTP_MAX_BODY", COUNT.filter(bool)),
+    ("JOURNEY_TOKENS", st.sampled_from(["crm", "crm:writer:abc", "crm:boss:" + "a" * 64,
+                                        "crm:writer:" + "a" * 64 + ",", ":writer:" + "a" * 64])),
     ("JOURNEY_MAX_OUTAGE", st.sampled_from(["-1", "nan", "inf", "soon", "15m"])),
     ("JOURNEY_AUDIT_SECRET", st.just("two\nlines")),
     ("JOURNEY_AUDIT_SECRET_FILE", st.sampled_from(["missing-file", "empty-file", "."])),

@@ -42,7 +42,9 @@ def test_the_wheel_holds_only_the_journey_package(wheel: Path) -> None:
     assert {name.split("/")[0] for name in names} == {
         "journey", wheel.name.split("-py3")[0] + ".dist-info"}
     for expected in ("journey/py.typed", "journey/domain/orders.py",
-                     "journey/infra/store/sqlite.py", "journey/schemas/avro/OrderPlaced.avsc"):
+                     "journey/infra/store/sqlite.py", "journey/schemas/avro/OrderPlaced.avsc",
+                     "journey/infra/http/dashboard/templates/overview.html",
+                     "journey/infra/http/dashboard/static/dashboard.css"):
         assert expected in names
 
 

@@ -37,6 +37,7 @@ ROOM_MAY_IMPORT = {
     "infra.logs": {"infra.settings"},
     "infra.failpoints": set(),
     "infra.bounds": {"domain"},
+    "infra.parameters": {"domain", "infra.bounds", "infra.settings", "schemas"},
     "infra.store": {"domain", "infra.settings", "infra.failpoints"},
     "infra.ingest": {"domain", "schemas", "infra.store", "infra.failpoints"},
     "infra.views": {"domain", "projections", "infra.store", "infra.failpoints"},
@@ -45,9 +46,13 @@ ROOM_MAY_IMPORT = {
     "infra.workload": {"domain", "schemas"},
     "consumers": {"projections", "infra.store", "infra.ingest", "infra.views", "infra.kafka",
                   "infra.failpoints"},
+    "infra.http": {"domain", "projections", "infra.settings", "infra.logs", "infra.bounds",
+                   "infra.parameters", "infra.store", "infra.ingest", "infra.views",
+                   "infra.audit", "schemas"},
     "infra.cli": {"domain", "projections", "consumers", "infra.settings", "infra.logs",
-                  "infra.bounds", "infra.store", "infra.ingest", "infra.views", "infra.audit",
-                  "infra.kafka", "infra.workload", "schemas"},
+                  "infra.bounds", "infra.parameters", "infra.store", "infra.ingest",
+                  "infra.views", "infra.audit", "infra.kafka", "infra.workload", "infra.http",
+                  "schemas"},
 }
 
 
