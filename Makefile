@@ -52,7 +52,7 @@ demo: $(STAMP)
 	@echo "--- the dashboard, the API and the intake: $(J) serve   (then open http://127.0.0.1:8000/)"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto tests/unit
