@@ -13,6 +13,9 @@ alternating, the best round of each is compared, and the CPU each door's server-
 used (``journey ingest``; ``journey serve`` from start to exit, start-up included, the client
 not) is compared too: that ratio does not depend on the load.
 
+Also here, for every benchmark of the server: ``served``, a real ``journey serve`` process on
+a free loopback port, with the CPU it has used.
+
     python -m benchmarks.http [--customers 2500] [--body-lines 2000] [--rounds 1]
 """
 
@@ -20,20 +23,83 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchmarks.ingest import JOURNEY, generate, ingest
-from tests.http_support import served
 
 #: The issue's target: intake throughput at least this share of ``journey ingest``'s.
 TARGET = 0.8
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running ``journey serve``: its base URL and its process."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server has used so far (Linux: ``/proc``)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(db: str, cwd: Path, *args: str, env: dict[str, str] | None = None,
+           timeout: float = 120.0) -> Iterator[Server]:
+    """``journey --db DB serve --port P ARGS...`` on a free loopback port until the block
+    ends, once it answers ``/healthz``; its output goes to ``cwd/serve-P.log``."""
+    port = _free_port()
+    log_path = cwd / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [JOURNEY, "--db", db, "serve", "--port", str(port), *args], cwd=cwd, stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_LOG_FORMAT": "json",
+                 **(env or {})})
+        server = Server(f"http://127.0.0.1:{port}", process)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise SystemExit(f"journey serve exited {process.returncode}: "
+                                     f"{log_path.read_text(errors='replace')}")
+                try:
+                    httpx.get(server.base + "/healthz", timeout=1.0)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"journey serve did not answer within {timeout} s: "
+                                         f"{log_path.read_text(errors='replace')}") from None
+                    time.sleep(0.05)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _bodies(workload: Path, body_lines: int) -> list[bytes]:
@@ -89,9 +155,8 @@ def _intake_round(workdir: Path, bodies: list[bytes], round_: int
                   ) -> tuple[float, float, dict[str, Any]]:
     """The bodies posted to a fresh ``journey serve``: (seconds, the server's CPU s, summary)."""
     cpu = _children_cpu()
-    with served(f"sqlite:///{workdir / f'intake-{round_}.db'}", workdir,
-                env={"JOURNEY_LOG_LEVEL": "warning"}, timeout=120) as base:
-        seconds, summary = _post_all(base, bodies)
+    with served(f"sqlite:///{workdir / f'intake-{round_}.db'}", workdir) as server:
+        seconds, summary = _post_all(server.base, bodies)
     return seconds, _children_cpu() - cpu, summary  # the server was waited for: counted
 
 

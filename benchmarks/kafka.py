@@ -1,12 +1,19 @@
-"""Kafka benchmark on the bundled broker, all figures from one run:
+"""Kafka benchmark on the bundled broker: each row next to its floor, measured in the same run.
 
-- the relay (log -> Avro topics, position stored per acknowledged batch), events/s, next
-  to a raw kafka-python producer sending the same bytes with the same settings to the
-  same broker (target: relay >= 0.7x raw);
-- ``consume touchpoints``: touchpoints/s decided from a topic, next to ``journey ingest``
-  of the same lines from a file;
-- the view worker (``consume views``), events/s, next to a plain kafka-python
-  count-per-key loop over the same topics.
+- the relay (log -> Avro topics, position stored per acknowledged batch) next to a raw
+  kafka-python producer sending the same bytes with the same settings to the same broker
+  (target: >= 0.8x);
+- the view worker (``journey consume views``, one worker) next to a plain kafka-python
+  count-per-key loop over the same topics (target: >= 0.5x);
+- ``journey consume touchpoints`` (no views, as filed) next to ``journey ingest`` of the same
+  lines from a file (no views) (target: >= 0.9x).
+
+Every row runs in a process of its own (spawned, so none inherits another's memory); its
+peak RSS is that process's and its children's (the consumers fetch in a child process),
+sampled from ``/proc``. A consumer's rate counts its whole run, the consumer group's join
+included (the bundled broker holds a join for half the session timeout, 3 s here; Apache
+Kafka's ``group.initial.rebalance.delay.ms`` is 3 s too); the rate after its first stored
+batch is shown beside it.
 
     python -m benchmarks.kafka [--customers 10000] [--keep DIR]
 """
@@ -14,13 +21,20 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kafka import TopicPartition
 
+from benchmarks.measure import tree_memory_kib
 from benchmarks.views import build_log
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
@@ -36,19 +50,46 @@ from journey.infra.store import open_store
 PARTITIONS = 6
 
 
-def relay(url: str, bootstrap: str) -> tuple[int, float]:
+@dataclass
+class Run:
+    """What one row measured: ``count`` items in ``seconds``; ``first`` = (items, seconds)
+    at the first stored batch, for a consumer."""
+
+    count: int
+    seconds: float
+    first: tuple[int, float] | None = None
+    peak_rss_mb: float = 0.0
+    cpu: float = 0.0  # CPU seconds of the row's process and its children (a noisy machine's
+    #                  wall clock says less)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def rate_after_first(self) -> float | None:
+        if self.first is None or self.count <= self.first[0]:
+            return None
+        return (self.count - self.first[0]) / (self.seconds - self.first[1])
+
+
+# --- the rows, each run in a process of its own (see ``measured``) ------------------------------
+
+
+def relay(url: str, bootstrap: str) -> Run:
     app = open_store(url)
-    app.journey_recorder.save_relay_position("bench", 0)
+    # A relay name of its own: a kept log remembers what an earlier run's broker acknowledged.
+    name = f"bench-{time.time_ns()}"
     topics = Topics("relay", PARTITIONS)
     ensure_topics(bootstrap, topics.published)
     started = time.perf_counter()
-    summary = Relay(app, bootstrap, topics, name="bench").run()
+    summary = Relay(app, bootstrap, topics, name=name).run()
     seconds = time.perf_counter() - started
     app.close()
-    return summary.published, seconds
+    return Run(summary.published, seconds)
 
 
-def raw_producer(url: str, bootstrap: str) -> tuple[int, float]:
+def raw_producer(url: str, bootstrap: str) -> Run:
     """The same bytes (encoded beforehand, not timed) through a bare producer."""
     app = open_store(url)
     encoder = EventEncoder(app)
@@ -68,52 +109,10 @@ def raw_producer(url: str, bootstrap: str) -> tuple[int, float]:
     producer.flush()
     seconds = time.perf_counter() - started
     producer.close()
-    return len(messages), seconds
+    return Run(len(messages), seconds)
 
 
-def consume_touchpoints(workload: Path, workdir: Path, bootstrap: str) -> tuple[int, float]:
-    topics = Topics("tp", PARTITIONS)
-    ensure_topics(bootstrap, {topics.touchpoints: PARTITIONS, topics.dlq: PARTITIONS})
-    producer = make_producer(bootstrap)
-    lines = workload.read_bytes().splitlines()
-    for line in lines:
-        producer.send(topics.touchpoints, value=line, key=line[:60])
-    producer.flush()
-    producer.close()
-    app = open_store(f"sqlite:///{workdir / 'consumed.db'}")
-    seen = [0]
-    consumer = TouchpointConsumer(app, bootstrap, topics, "bench-tp", views=False)  # as filed
-    started = time.perf_counter()
-    consumer.run(follow=True, stop=lambda: seen[0] >= len(lines),
-                 progress=lambda done: seen.__setitem__(0, done))
-    seconds = time.perf_counter() - started
-    app.close()
-    return seen[0], seconds
-
-
-def file_ingest(workload: Path, workdir: Path) -> tuple[int, float]:
-    app = open_store(f"sqlite:///{workdir / 'filed.db'}")
-    started = time.perf_counter()
-    with workload.open("rb") as stream:
-        summary = Ingestor(app).ingest(LineSource(stream))
-    seconds = time.perf_counter() - started
-    app.close()
-    return summary.read, seconds
-
-
-def view_worker(workdir: Path, bootstrap: str, total: int) -> tuple[int, float]:
-    app = open_store(f"sqlite:///{workdir / 'views.db'}")
-    seen = [0]
-    worker = ViewWorker(app, bootstrap, Topics("relay", PARTITIONS), "bench-views")
-    started = time.perf_counter()
-    worker.run(follow=True, stop=lambda: seen[0] >= total,
-               progress=lambda done: seen.__setitem__(0, done))
-    seconds = time.perf_counter() - started
-    app.close()
-    return seen[0], seconds
-
-
-def count_per_key(bootstrap: str, total: int) -> tuple[int, float]:
+def count_per_key(bootstrap: str, total: int) -> Run:
     """The plain loop: poll, count per key, nothing else (no decoding, no store)."""
     topics = Topics("relay", PARTITIONS)
     consumer = make_consumer(bootstrap, None)
@@ -129,13 +128,123 @@ def count_per_key(bootstrap: str, total: int) -> tuple[int, float]:
             seen += len(records)
     seconds = time.perf_counter() - started
     consumer.close()
-    return seen, seconds
+    return Run(seen, seconds)
 
 
-def line(label: str, count: int, seconds: float) -> float:
-    rate = count / seconds
-    print(f"  {label:<44} {count:>9,} in {seconds:7.2f} s = {rate:>9,.0f}/s")
-    return rate
+def view_worker(db: Path, bootstrap: str, total: int) -> Run:
+    app = open_store(f"sqlite:///{db}")
+    worker = ViewWorker(app, bootstrap, Topics("relay", PARTITIONS), "bench-views")
+    run = _consume(worker.run, total)
+    app.close()
+    return run
+
+
+def file_ingest(workload: Path, db: Path) -> Run:
+    app = open_store(f"sqlite:///{db}")
+    started = time.perf_counter()
+    with workload.open("rb") as stream:
+        summary = Ingestor(app).ingest(LineSource(stream))
+    seconds = time.perf_counter() - started
+    app.close()
+    return Run(summary.read, seconds)
+
+
+def consume_touchpoints(db: Path, bootstrap: str, total: int) -> Run:
+    app = open_store(f"sqlite:///{db}")
+    consumer = TouchpointConsumer(app, bootstrap, Topics("tp", PARTITIONS), "bench-tp",
+                                  views=False)  # as `journey ingest` above: no views
+    run = _consume(consumer.run, total)
+    app.close()
+    return run
+
+
+def _consume(run: Callable[..., Any], total: int) -> Run:
+    seen = [0]
+    first: list[tuple[int, float]] = []
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        seen[0] = done
+        if not first:
+            first.append((done, time.perf_counter() - started))
+
+    run(follow=True, stop=lambda: seen[0] >= total, progress=progress)
+    return Run(seen[0], time.perf_counter() - started, first[0] if first else None)
+
+
+def produce_touchpoints(workload: Path, bootstrap: str) -> int:
+    """The workload's lines on the input topic, laid out as the engine creates it (one
+    partition: the lines are decided in file order, as ``journey ingest`` decides them)."""
+    topics = Topics("tp", PARTITIONS)
+    ensure_topics(bootstrap, topics.inbound)
+    producer = make_producer(bootstrap)
+    lines = workload.read_bytes().splitlines()
+    for line in lines:
+        producer.send(topics.touchpoints, value=line)
+    producer.flush()
+    producer.close()
+    return len(lines)
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+def _row(target: Callable[..., Run], args: tuple[Any, ...], out: Any) -> None:
+    configure_logging("warning", "console")
+    before = _cpu()
+    run = target(*args)
+    run.cpu = _cpu() - before
+    out.send(run)
+
+
+def _cpu() -> float:
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measured(target: Callable[..., Run], *args: Any) -> Run:
+    """``target(*args)`` in a spawned process, with the peak RSS of it and its children."""
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_row, args=(target, args, sending))
+    process.start()
+    sending.close()
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    run: Run = receiving.recv()
+    peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+    done.set()
+    sampler.join()
+    process.join()
+    run.peak_rss_mb = peak[0]
+    return run
+
+
+def _tree_rss_mb(root: int) -> float:
+    """The larger of the RSS summed over ``root`` and its descendants and the largest peak
+    (VmHWM) among them, MB."""
+    rss, hwm = tree_memory_kib(root)
+    return max(rss, hwm) / 1024
+
+
+def show(label: str, run: Run, floor: Run | None = None, target: float | None = None) -> None:
+    text = (f"  {label:<38} {run.count:>9,} in {run.seconds:6.2f} s = {run.rate:>7,.0f}/s"
+            f"  cpu {run.cpu:5.1f} s  peak RSS {run.peak_rss_mb:4.0f} MB")
+    if floor is not None:
+        text += f"  {run.rate / floor.rate:.2f}x floor (target >= {target}x)"
+    print(text, flush=True)
+    after = run.rate_after_first
+    if floor is not None and after is not None and run.first is not None:
+        print(f"  {'':<38} after its first batch ({run.first[1]:.1f} s in, group join "
+              f"included): {after:,.0f}/s = {after / floor.rate:.2f}x floor", flush=True)
 
 
 def main() -> None:
@@ -154,18 +263,20 @@ def main() -> None:
         workload = workdir / f"workload-{args.customers}.jsonl"
         bootstrap = broker.bootstrap
         print(f"Kafka benchmark: {args.customers:,} customers, bundled broker at {bootstrap}, "
-              f"{PARTITIONS} partitions per topic")
-        raw = line("raw producer, same bytes and settings", *raw_producer(url, bootstrap))
-        count, seconds = relay(url, bootstrap)
-        rel = line("journey publish (relay)", count, seconds)
-        print(f"  relay / raw producer: {rel / raw:.2f}x (target >= 0.7x)")
-        plain = line("plain count-per-key loop", *count_per_key(bootstrap, count))
-        worker = line("journey consume views (one worker)", *view_worker(workdir, bootstrap, count))
-        print(f"  view worker / count-per-key loop: {worker / plain:.2f}x")
-        filed = line("journey ingest (file)", *file_ingest(workload, workdir))
-        consumed = line("journey consume touchpoints",
-                        *consume_touchpoints(workload, workdir, bootstrap))
-        print(f"  consume touchpoints / file ingest: {consumed / filed:.2f}x")
+              f"{PARTITIONS} partitions per published topic, 1 on the input topic")
+        raw = measured(raw_producer, url, bootstrap)
+        show("floor: raw producer, same bytes", raw)
+        published = measured(relay, url, bootstrap)
+        show("journey publish (relay)", published, raw, 0.8)
+        plain = measured(count_per_key, bootstrap, published.count)
+        show("floor: plain count-per-key loop", plain)
+        show("journey consume views (one worker)",
+             measured(view_worker, workdir / "views.db", bootstrap, published.count), plain, 0.5)
+        filed = measured(file_ingest, workload, workdir / "filed.db")
+        show("floor: journey ingest (file)", filed)
+        lines = produce_touchpoints(workload, bootstrap)
+        show("journey consume touchpoints",
+             measured(consume_touchpoints, workdir / "consumed.db", bootstrap, lines), filed, 0.9)
 
 
 if __name__ == "__main__":

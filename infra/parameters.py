@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from journey.domain.errors import UsageError
 from journey.infra.bounds import check_range, period
@@ -24,6 +24,15 @@ from journey.infra.settings import Settings, SettingsError, got
 #: order. Written out so that registering the options builds no touchpoint model (start-up
 #: time); tests/unit/test_startup.py checks them against ``schemas.touchpoint``.
 KINDS = ("purchase", "invoice", "complaint", "repair", "part")
+
+P = TypeVar("P", bound=Callable[..., Any])
+
+
+def shown(parse: P, kind: str) -> P:
+    """``parse`` named as its value's kind: the command line's help shows a parser's name
+    (``--top <int>``), and every parser here is a closure called ``parse``."""
+    parse.__name__ = kind
+    return parse
 
 
 def refusal(name: str, what: str, value: object) -> UsageError:
@@ -46,7 +55,7 @@ def count(name: str, minimum: int = 1, what: str | None = None) -> Callable[[Any
         if number < minimum:
             raise refusal(name, what, value)
         return number
-    return parse
+    return shown(parse, "int")
 
 
 def number(name: str, low: float, high: float, what: str, *, low_open: bool = True,
@@ -63,7 +72,7 @@ def number(name: str, low: float, high: float, what: str, *, low_open: bool = Tr
                 result > high or (high_open and result == high)):
             raise refusal(name, what, value)
         return result
-    return parse
+    return shown(parse, "float")
 
 
 def choice(name: str, choices: Sequence[str]) -> Callable[[Any], str]:
@@ -74,7 +83,7 @@ def choice(name: str, choices: Sequence[str]) -> Callable[[Any], str]:
         if text not in choices:
             raise refusal(name, f"expected one of {', '.join(choices)}", value)
         return text
-    return parse
+    return shown(parse, "str")
 
 
 def flag(name: str) -> Callable[[Any], bool]:
@@ -87,7 +96,7 @@ def flag(name: str) -> Callable[[Any], bool]:
         if text in ("false", "0", "no", "off"):
             return False
         raise refusal(name, "expected true or false", value)
-    return parse
+    return shown(parse, "bool")
 
 
 def bound(name: str) -> Callable[[Any], str]:
@@ -96,7 +105,7 @@ def bound(name: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         period(str(value), name)  # raises BoundError, a UsageError
         return str(value).strip()
-    return parse
+    return shown(parse, "str")
 
 
 def day(name: str) -> Callable[[Any], date]:
@@ -113,7 +122,7 @@ def day(name: str) -> Callable[[Any], date]:
         except ValueError:
             raise refusal(name, "expected a day YYYY-MM-DD", value) from None
         return parsed
-    return parse
+    return shown(parse, "date")
 
 
 def text(name: str, what: str = "1 to 128 characters, no line breaks",
@@ -125,7 +134,7 @@ def text(name: str, what: str = "1 to 128 characters, no line breaks",
         if not form.fullmatch(str(value)):
             raise refusal(name, f"expected {what}", value)
         return str(value)
-    return parse
+    return shown(parse, "str")
 
 
 def setting(name: str, field: str) -> Callable[[Any], Any]:
@@ -137,7 +146,7 @@ def setting(name: str, field: str) -> Callable[[Any], Any]:
             return getattr(Settings(**{field: value}), field)
         except SettingsError as exc:
             raise UsageError(name + ":" + str(exc).split(":", 1)[1]) from None
-    return parse
+    return shown(parse, "str")
 
 
 def month_range(first: str | None, last: str | None, first_name: str = "--from",

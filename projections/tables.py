@@ -8,8 +8,9 @@ view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Each projection: its tracking name and its tables.
 PROJECTIONS: dict[str, tuple[str, ...]] = {
@@ -40,6 +41,23 @@ class Dialect(Protocol):
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in the database's own style."""
         ...
+
+
+def insert_rows(db: Dialect, c: Any, table: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Plain INSERTs of a batch's new rows into every column of ``table``, in order. On
+    PostgreSQL (a cursor with ``copy``) by COPY: one stream, where ``executemany`` costs a
+    statement per row (4x the client's CPU, 2-3x the server's, measured on view_touchpoints).
+    COPY reads values as their text: a row's values must have the column's own types."""
+    if not rows:
+        return
+    copy = getattr(c, "copy", None)
+    if copy is not None:
+        with copy(f"COPY {table} FROM STDIN") as stream:
+            for row in rows:
+                stream.write_row(row)
+        return
+    c.executemany(db.sql(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})"),
+                  rows)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""A real ``journey serve`` process on a free loopback port, for the tests that talk HTTP
-to the server as a client would."""
+"""For the tests of ``journey serve``: a real server process on a free loopback port (for the
+tests that talk HTTP to it as a client would), and the module fixtures of the in-process
+tests (a store filled once per module, the app on it behind Starlette's ``TestClient``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,43 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 
+from journey.infra.http.server import create_app
+from journey.infra.settings import Settings
 from tests.support import JOURNEY
+
+
+def store_fixture(name: str, build: Callable[[str], object]) -> Any:
+    """A module's ``store`` fixture: the URL of a SQLite store in a directory of its own
+    (named after ``name``), filled once for the module by ``build(url)``."""
+
+    @pytest.fixture(scope="module", name="store")
+    def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'journey.db'}"
+        build(url)
+        return url
+
+    return store
+
+
+def client_fixture(**settings: Any) -> Any:
+    """A module fixture: the app on the module's ``store`` (with ``settings``, e.g.
+    ``tokens=...``; none: an open server), in process, its start-up and shutdown run."""
+
+    @pytest.fixture(scope="module")
+    def client(store: str) -> Iterator[TestClient]:
+        with TestClient(create_app(Settings(db=store, **settings))) as opened:
+            yield opened
+
+    return client
 
 
 def free_port() -> int:

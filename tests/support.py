@@ -235,3 +235,20 @@ def store_digest(url: str) -> dict[str, object]:
         }
     finally:
         app.close()
+
+
+def all_views(app: JourneyApplication) -> dict[str, Any]:
+    """Every view's answer (each customer's timeline too), to compare two stores' views."""
+    from journey.infra.views.live import view_queries
+
+    with view_queries(app) as views:
+        customers = views.customers(top=100_000)
+        return {
+            "errors": views.errors(),
+            "stock": views.stock(),
+            "customers": customers,
+            "timelines": {c["customer_id"]: views.timeline(c["customer_id"])
+                          for c in customers["customers"]},
+            "kpis": views.kpis(),  # the service view: ratings follow errors in any order
+            "invoices": views.invoices(),
+        }

@@ -45,8 +45,14 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def check_target(target: Path, *, force: bool) -> None:
-    """Refuse a target an export must not be written over (see the module's rules)."""
+#: Who writes, and what else the user may do, in the messages of a refused target.
+EXPORT = ("export", "-o - writes to standard output")
+
+
+def check_target(target: Path, *, force: bool, writer: tuple[str, str] = EXPORT) -> None:
+    """Refuse a target an export (or ``writer``) must not be written over (see the module's
+    rules); ``writer`` is who writes and what else the user may do, for the messages."""
+    who, instead = writer
     try:
         mode = os.lstat(target).st_mode
     except FileNotFoundError:
@@ -54,23 +60,25 @@ def check_target(target: Path, *, force: bool) -> None:
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
     if stat.S_ISLNK(mode):
-        raise ExportError(f"{target} is a symbolic link: export writes only regular files "
+        raise ExportError(f"{target} is a symbolic link: {who} writes only regular files "
                           "and does not follow links (give the path it points to)")
     if not stat.S_ISREG(mode):
-        raise ExportError(f"{target} is {kind_of(mode)}: export writes only regular files "
-                          "(-o - writes to standard output)")
+        raise ExportError(f"{target} is {kind_of(mode)}: {who} writes only regular files "
+                          f"({instead})")
     if not force:
         raise ExportError(f"{target} exists: use --force to replace it")
 
 
 @contextmanager
-def atomic_output(target: Path, *, force: bool) -> Iterator[BinaryIO]:
+def atomic_output(target: Path, *, force: bool, writer: tuple[str, str] = EXPORT
+                  ) -> Iterator[BinaryIO]:
     """A new ``0600`` file beside ``target``; moved into place when the block completes,
-    removed when it fails. ``ExportError`` for a refused target or an I/O error."""
+    removed when it fails. ``ExportError`` for a refused target or an I/O error.
+    ``journey report`` writes its page through it too (``writer``: see ``check_target``)."""
     if not target.name:
         raise ExportError(f"{str(target)!r} names no file: give a file name "
-                          "(or - for standard output)")
-    check_target(target, force=force)
+                          f"({writer[1]})")
+    check_target(target, force=force, writer=writer)
     try:
         # O_CREAT | O_EXCL | O_NOFOLLOW, mode 0600 (minus the umask): a fresh file of ours.
         fd, partial = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".partial",
@@ -82,7 +90,7 @@ def atomic_output(target: Path, *, force: bool) -> Iterator[BinaryIO]:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        _place(Path(partial), target, force=force)
+        _place(Path(partial), target, force=force, writer=writer)
         _sync_directory(target.parent)
     except OSError as exc:
         Path(partial).unlink(missing_ok=True)
@@ -92,9 +100,9 @@ def atomic_output(target: Path, *, force: bool) -> Iterator[BinaryIO]:
         raise
 
 
-def _place(partial: Path, target: Path, *, force: bool) -> None:
+def _place(partial: Path, target: Path, *, force: bool, writer: tuple[str, str]) -> None:
     if force:
-        check_target(target, force=True)  # still a regular file (or nothing) at the end
+        check_target(target, force=True, writer=writer)  # still a regular file (or nothing)
         partial.replace(target)
         return
     try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
+from journey.domain.errors import UsageError
 from journey.infra.audit.files import ExportError, open_regular, seekable_stdin
 from journey.infra.bounds import check_range, lower, upper
 from journey.infra.cli import options
@@ -155,7 +156,10 @@ def _expect_head(value: str) -> str:
     """``--expect-head``: ``verify.expect_head_hash``, imported when the option is given."""
     from journey.infra.audit.verify import expect_head_hash
 
-    return expect_head_hash(value)
+    try:
+        return expect_head_hash(value)
+    except ValueError as exc:  # its own words: click would keep only the value
+        raise UsageError(f"--expect-head: {exc}") from None
 
 
 @audit_app.command("verify", epilog="Example: JOURNEY_AUDIT_SECRET_FILE=/run/secrets/audit "
@@ -163,7 +167,7 @@ def _expect_head(value: str) -> str:
 def audit_verify_command(
     db: DbOption = None, as_json: JsonOption = False,
     expect_head: Annotated[str | None, typer.Option(
-        "--expect-head", parser=_expect_head,
+        "--expect-head", parser=options.shown(_expect_head, "str"),
         help="a head_hash kept from an earlier report (64 hex digits): exit 1 unless the "
         "verified chain still passes through it")] = None,
 ) -> None:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the ingestor (and its models) are imported by the commands 
 
     from journey.infra.ingest import LineSource
     from journey.infra.store import JourneyApplication, RejectRow
-    from journey.infra.views.projector import ViewFailed
+    from journey.infra.views.projector import Projector, ViewFailed
 
 BatchSizeOption = Annotated[int | None, typer.Option(
     parser=options.count("--batch-size"),
@@ -57,6 +57,13 @@ class _Settler:
         self.application, self.progress, self.views = application, progress, views
         self.settling = False
         self.failed: ViewFailed | None = None
+        self.projector: Projector | None = None
+
+    def prepare(self) -> Projector:
+        """The views' projector, its tables made (before a ``ViewsBeside`` starts)."""
+        if self.projector is None:
+            self.projector = make_projector(self.application)
+        return self.projector
 
     def __call__(self) -> bool:
         """The run is complete once the views have caught up (or were not asked for)."""
@@ -66,7 +73,7 @@ class _Settler:
         if not self.views:
             return True
         try:
-            catch_up(make_projector(self.application), self.progress, "views")
+            catch_up(self.prepare(), self.progress, "views")
         except ViewFailed as exc:
             self.failed = exc
             return False
@@ -90,6 +97,7 @@ def ingest(
 ) -> None:
     """Decide every touchpoint of a JSON Lines file: accepted, duplicate or rejected."""
     from journey.infra.ingest import Ingestor
+    from journey.infra.views.beside import START_AFTER_LINES, START_FROM_BYTES, ViewsBeside
 
     settings = state.settings.with_(batch_size=batch_size)
     lines, total = _open_input(source)
@@ -97,11 +105,28 @@ def ingest(
         task = progress.add_task("ingest", total=total)
         settler = _Settler(application, progress, views)
         ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
-        with on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settler.settling)):
-            summary = ingestor.ingest(
-                lines, progress=lambda _n: progress.update(task, completed=lines.offset),
-                settle=settler,
-            )
+        # A long ingest folds the views beside its decisions, on the other core.
+        beside = ViewsBeside(dict(application.env), settings.view_batch_size)
+
+        def fold_beside() -> None:
+            if views and not beside.started:
+                settler.prepare()  # the view tables exist before the follower starts
+                beside.start()
+
+        def decided(_n: int) -> None:
+            progress.update(task, completed=lines.offset)
+            if lines.lines >= START_AFTER_LINES:
+                fold_beside()
+
+        def settle() -> bool:
+            beside.stop()  # its last batch commits; the catch-up folds the rest
+            return settler()
+
+        with (on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settler.settling)),
+              beside):
+            if total is not None and total >= START_FROM_BYTES:
+                fold_beside()
+            summary = ingestor.ingest(lines, progress=decided, settle=settle)
     log.info("ingest.done", **summary.as_json())
     if as_json or state.json:
         emit_json(summary.as_json())

@@ -24,6 +24,7 @@ from journey.infra.parameters import (
     day,
     number,
     setting,
+    shown,
     text,
 )
 from journey.infra.parameters import refusal as _fail
@@ -80,4 +81,4 @@ log_format = choice("--log-format", LOG_FORMATS)
 
 __all__ = ["FORMATS", "KINDS", "UsageError", "bootstrap", "bound", "choice", "contact_cost",
            "count", "day", "entity", "kind", "log_format", "log_level", "number", "port",
-           "seconds", "setting", "store_url", "text", "topic"]
+           "seconds", "setting", "shown", "store_url", "text", "topic"]

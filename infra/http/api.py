@@ -13,7 +13,8 @@ Speed: the answers of the views are kept per state (``memo``); the routes are co
 that recall an answer, or ask a short bounded question (a timeline), on the event loop when
 the store is a local SQLite file, and send anything longer (a replay, a pass over every row,
 PostgreSQL's round trips) to the thread pool, so a slow answer never stalls the others.
-A client that accepts gzip gets the kept answer's gzipped bytes (compressed once).
+A client that accepts gzip gets the kept answer's gzipped bytes (compressed once). The
+views' routes are also taken the short way, past FastAPI's routing (``hot``).
 
 Also here: the API's documentation, ``/docs`` (Swagger UI served from the assets the
 ``fastapi-offline`` wheel ships: no CDN) and ``/openapi.json``, open to all (they describe
@@ -34,6 +35,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from journey.domain.errors import REASONS, JourneyError, UsageError
@@ -45,7 +47,8 @@ from journey.infra.audit.verify import expect_head_hash, verify_log
 from journey.infra.audit.window import TimeFilter
 from journey.infra.bounds import FORMATS, check_range, lower, upper
 from journey.infra.http.access import BEARER, Role, check
-from journey.infra.http.memo import Kept, encode
+from journey.infra.http.hot import QueryRoute, answered, query_routes
+from journey.infra.http.memo import Kept
 from journey.infra.http.server import engine
 from journey.infra.ingest.rejects import reject_pages, rejects_json
 from journey.projections.service.queries import STATUSES
@@ -57,8 +60,6 @@ VIEWS = "views (role: analyst)"
 AUDIT = "audit (role: auditor)"
 #: Where the Swagger UI's JavaScript and CSS are served from (the fastapi-offline wheel's).
 DOCS_ASSETS = "/docs-assets"
-#: Bodies smaller than this go uncompressed (gzip would not pay for itself).
-GZIP_FROM = 4096
 
 
 @dataclass(frozen=True)
@@ -121,24 +122,9 @@ def window(values: dict[str, Any]) -> TimeFilter:
     return TimeFilter(values.pop("as_of", None), values.pop("known_at", None))
 
 
-def answered(request: Request, kept: Kept) -> Response:
-    """The kept answer: its JSON (gzipped for a client that takes it), freshness in headers."""
-    headers = {}
-    freshness = kept.document.get("freshness")
-    if freshness:
-        headers = {"X-Journey-View-Position": str(freshness["view_position"]),
-                   "X-Journey-Log-Head": str(freshness["log_head"])}
-    body = kept.body
-    if len(body) >= GZIP_FROM and "gzip" in request.headers.get("accept-encoding", ""):
-        body = kept.gzipped
-        headers["Content-Encoding"] = "gzip"
-        headers["Vary"] = "Accept-Encoding"
-    return Response(body, media_type="application/json", headers=headers)
-
-
 async def ask(request: Request, key: tuple[Hashable, ...],
               question: Callable[[Any], dict[str, Any]], when: TimeFilter, *,
-              bounded: bool = False) -> Response:
+              bounded: bool = False) -> Kept:
     """One question to the views (``answer``, the command line's service), ``key`` naming it
     and its parameters. From memory while the views have not moved; ``bounded``: a question
     whose rows an index finds (a timeline), asked on the event loop on SQLite."""
@@ -148,30 +134,41 @@ async def ask(request: Request, key: tuple[Hashable, ...],
     if answers.inline and not replay:
         kept = answers.recall(key) or (answers.answer_here(key, question) if bounded else None)
         if kept is not None:
-            return answered(request, kept)
-    return answered(request, await run_in_threadpool(answers.answer, key, question, when))
+            return kept
+    return await run_in_threadpool(answers.answer, key, question, when)
 
 
 def _route(app: FastAPI, path: str, role: Role, tag: str, summary: str,
            params: Sequence[Param], path_params: Sequence[tuple[str, str]] = ()
            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``GET path`` for one of ``role``: the function gets the request, the path
-    parameters and the query ``params`` parsed, as keyword arguments."""
+    parameters and the query ``params`` parsed, as keyword arguments, and returns the
+    ``Response`` or the kept answer (``answered`` sends it). The views' routes (``tag``
+    ``VIEWS``: kept answers) are also the short way's (``hot``)."""
     extra = {**BEARER, "parameters": [
         {"name": name, "in": "path", "required": True, "description": description,
          "schema": {"type": "string"}} for name, description in path_params
     ] + [param.openapi() for param in params]}
 
+    defaults = {param.name: param.default for param in params}  # what ``read`` finds in ""
+
     def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        async def answer(request: Request) -> Any:
+            values = read(request, params) if request.scope["query_string"] else {**defaults}
+            return await function(request, **request.path_params, **values)
+
         async def endpoint(request: Request) -> Response:
             check(request, role)  # here, not as a dependency: a third of FastAPI's cost
-            response: Response = await function(request, **request.path_params,
-                                                **read(request, params))
-            return response
+            result = await answer(request)
+            return answered(request, result) if isinstance(result, Kept) else result
 
         endpoint.__name__ = function.__name__
         app.get(path, tags=[tag], summary=summary, description=function.__doc__,
                 openapi_extra=extra, response_class=Response)(endpoint)
+        if tag == VIEWS:
+            route = app.router.routes[-1]
+            assert isinstance(route, APIRoute) and route.path == path
+            query_routes(app).append(QueryRoute(route, role, answer))
         return function
     return register
 
@@ -196,7 +193,7 @@ PLANNING = (
 def _views(app: FastAPI) -> None:
     @_route(app, "/v1/customers/{customer_id:path}/timeline", Role.analyst, VIEWS,
             "A customer's journey (journey timeline --json)", (AS_OF, KNOWN_AT), (CUSTOMER,))
-    async def timeline(request: Request, customer_id: str, **values: Any) -> Response:
+    async def timeline(request: Request, customer_id: str, **values: Any) -> Kept:
         """Every touchpoint of the customer in business-time order, errors marked."""
         customer = p.text("customer_id")(customer_id)
         return await ask(request, ("timeline", customer),
@@ -205,7 +202,7 @@ def _views(app: FastAPI) -> None:
     @_route(app, "/v1/customers", Role.analyst, VIEWS,
             "The customers who met the most errors (journey customers --json)",
             (Param("top", "how many (a positive integer; default 10)", p.count("top"), 10),))
-    async def customers(request: Request, top: int) -> Response:
+    async def customers(request: Request, top: int) -> Kept:
         """The customers with the most touchpoints carrying an error code."""
         return await ask(request, ("customers", top), lambda views: views.customers(top),
                          TimeFilter())
@@ -217,7 +214,7 @@ def _views(app: FastAPI) -> None:
                       "decimals; default JOURNEY_CONTACT_COST): each failure demand row gets "
                       "its cost", p.setting("contact_cost", "contact_cost")),
                 AS_OF, KNOWN_AT))
-    async def errors(request: Request, **values: Any) -> Response:
+    async def errors(request: Request, **values: Any) -> Kept:
         """Error rates per kind and month, counts per error code, failure demand per month."""
         first, last = p.month_range(values.pop("from"), values.pop("to"), "from", "to")
         kind, cost = values.pop("kind"), values.pop("contact_cost")
@@ -236,7 +233,7 @@ def _views(app: FastAPI) -> None:
                 *PLANNING, AS_OF, KNOWN_AT))
     async def stock(request: Request, part: str | None, location: str | None,
                     needs_reorder: bool, lead_time: float, service_level: float,
-                    **values: Any) -> Response:
+                    **values: Any) -> Kept:
         """Stock levels per part and location, with days of supply and reorder points."""
         planning = Planning(lead_time_days=lead_time, service_level=service_level)
         return await ask(request, ("stock", part, location, needs_reorder, lead_time,
@@ -246,7 +243,7 @@ def _views(app: FastAPI) -> None:
 
     @_route(app, "/v1/kpis", Role.analyst, VIEWS, "Service KPIs per month (journey kpis --json)",
             (FROM, TO, AS_OF, KNOWN_AT))
-    async def kpis(request: Request, **values: Any) -> Response:
+    async def kpis(request: Request, **values: Any) -> Kept:
         """Cases, repairs, parts per month; satisfaction after a service error or not."""
         first, last = p.month_range(values.pop("from"), values.pop("to"), "from", "to")
         return await ask(request, ("kpis", first, last),
@@ -260,7 +257,7 @@ def _views(app: FastAPI) -> None:
                       p.choice("status", STATUSES)),
                 AS_OF, KNOWN_AT))
     async def invoices(request: Request, as_of_day: Any, status: str | None,
-                       **values: Any) -> Response:
+                       **values: Any) -> Kept:
         """Invoices with corrections, payments, balance, reminders and status, and a summary
         per month of issue and currency. Money is exact, as decimal strings."""
         return await ask(request, ("invoices", as_of_day, status),
@@ -272,7 +269,7 @@ def _audit(app: FastAPI) -> None:
             "Every stored event of an entity (journey history --json)", (AS_OF, KNOWN_AT),
             (("entity", "customer:C1, order:O1, invoice:I1, case:K1, repair:R1 or "
               "part:P1@WH1"),))
-    async def history(request: Request, entity: str, **values: Any) -> Response:
+    async def history(request: Request, entity: str, **values: Any) -> Kept:
         """Log position, record and business time and the state after each event."""
         try:
             parse_ref(entity)
@@ -281,7 +278,7 @@ def _audit(app: FastAPI) -> None:
                             "repair:R1 or part:P1@WH1", entity) from None
         document = await run_in_threadpool(entity_history, engine(request).application,
                                            entity, window(values))
-        return answered(request, Kept(None, document, encode(document)))
+        return Kept.of(document)
 
     @_route(app, "/v1/rejects", Role.auditor, AUDIT,
             "The rejected lines, raw (journey rejects --json)", (
@@ -309,7 +306,7 @@ def _audit(app: FastAPI) -> None:
                 Param("expect_head", "a head_hash kept from an earlier report (64 hex "
                       "digits): ok only if the verified chain still passes through it",
                       lambda text: _head_hash(text)),))
-    async def audit_verify(request: Request, expect_head: str | None) -> Response:
+    async def audit_verify(request: Request, expect_head: str | None) -> Kept:
         """Recompute the hash chain over the whole log and check its HMAC seals (reads every
         event: seconds on a large store). ``ok`` is true only when both hold."""
         report = await run_in_threadpool(
@@ -317,7 +314,7 @@ def _audit(app: FastAPI) -> None:
         log.info("audit.verify", ok=report.ok, chain=report.chain, seals=report.seals,
                  events=report.events)
         document = report.as_json()
-        return answered(request, Kept(None, document, encode(document)))
+        return Kept.of(document)
 
 
     @_route(app, "/v1/export", Role.auditor, AUDIT,

@@ -54,16 +54,30 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 class Metrics:
     """This app's own registry of metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug: bool = False) -> None:
+        #: Each request logged (at debug level) as it is measured.
+        self.debug = debug
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
             "journey_http_request_duration_seconds",
             "Time from a request's arrival to the end of its answer, by route template.",
             ("route", "method", "status"), registry=self.registry, buckets=BUCKETS)
+        self._children: dict[tuple[str, str, int], Any] = {}
         self.decisions = Counter(
             "journey_touchpoints_decided_total",
             "Touchpoints the intake decided, by outcome and (for rejects) reason.",
             ("outcome", "reason"), registry=self.registry)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One request answered: its latency, by route template, method and status."""
+        labels = (route, method, status)
+        child = self._children.get(labels)
+        if child is None:  # a few dozen combinations: each looked up once
+            child = self._children[labels] = self.latency.labels(route, method, str(status))
+        child.observe(seconds)
+        if self.debug:
+            log.debug("http.request", route=route, method=method, status=status,
+                      ms=round(seconds * 1000, 2))
 
     def decided(self, summary: IngestSummary) -> None:
         """Count one intake request's decisions (``POST /v1/touchpoints`` calls it)."""
@@ -150,11 +164,8 @@ class Observed:
         try:
             await self.app(scope, receive, sent)
         finally:
-            seconds = time.perf_counter() - started
-            route = route_template(scope)
-            self.metrics.latency.labels(route, scope["method"], str(status)).observe(seconds)
-            log.debug("http.request", route=route, method=scope["method"], status=status,
-                      ms=round(seconds * 1000, 2))
+            self.metrics.observe(route_template(scope), scope["method"], status,
+                                 time.perf_counter() - started)
 
 
 def route_template(scope: Scope) -> str:

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from journey.infra.ingest.service import BATCH_BYTES, IngestSummary
+from journey.infra.ingest.batch import IngestSummary
+from journey.infra.ingest.service import BATCH_BYTES
 from journey.infra.store import RejectRow
 from journey.schemas.parsing import MAX_LINE_BYTES
 

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from journey.domain.decide import Decider, referenced_ids
-from journey.domain.errors import JourneyError, TouchpointRejected
+from journey.domain.decide import referenced_ids
+from journey.domain.errors import JourneyError
 from journey.infra.failpoints import failpoint
+from journey.infra.ingest.batch import (
+    AggregateCache,
+    BatchDecision,
+    BatchView,
+    IngestSummary,
+    LineOutcome,
+)
 from journey.infra.ingest.lines import Line, LineSource
 from journey.infra.store import (
-    AcceptedRow,
     BatchRecords,
     JourneyApplication,
     LeaseHeld,
@@ -57,16 +61,6 @@ BeforeSave = Callable[[list[tuple[int, RejectRow]]], None]
 Choose = Callable[[], Sequence[bool]]
 
 
-class LineOutcome(NamedTuple):
-    """How one line was decided (``ingest_batch(line_outcomes=...)``, the HTTP intake's answer):
-    ``accepted``, ``duplicate`` or ``rejected`` with the contract's reason and its detail."""
-
-    touchpoint_id: str | None
-    outcome: str
-    reason: str | None = None
-    detail: str | None = None
-
-
 class RunInProgress(JourneyError):
     """Another live process is ingesting the same file into the same store."""
 
@@ -74,159 +68,6 @@ class RunInProgress(JourneyError):
 def _run_lease(source: str) -> str:
     """The lease of one source's runs (a short name: SQLite makes it a file name)."""
     return "ingest-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-@dataclass
-class IngestSummary:
-    """The outcome counts of contract 5 (``journey ingest --json``)."""
-
-    read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: IngestSummary) -> None:
-        self.read += other.read
-        self.accepted += other.accepted
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.rejected_by_reason.update(other.rejected_by_reason)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IngestSummary:
-        return cls(data["read"], data["accepted"], data["duplicates"], data["rejected"],
-                   Counter(data["rejected_by_reason"]))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "read": self.read,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
-        }
-
-
-class AggregateCache:
-    """Least-recently-used aggregates, so hot entities are not replayed per batch."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
-
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
-        found = self._items.get(aggregate_id)
-        if found is not None:
-            self._items.move_to_end(aggregate_id)
-        return found
-
-    def __contains__(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self._items
-
-    def put(self, aggregate: Aggregate) -> None:
-        if self.maxsize <= 0:
-            return
-        self._items[aggregate.id] = aggregate
-        self._items.move_to_end(aggregate.id)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-class _BatchView:
-    """What the decider sees during one batch: batch changes, then loaded, then cached."""
-
-    def __init__(self, cache: AggregateCache, loaded: dict[UUID, Aggregate]) -> None:
-        self.cache = cache
-        self.loaded = loaded
-        self.changed: dict[UUID, Aggregate] = {}
-
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
-        return (
-            self.changed.get(aggregate_id)
-            or self.loaded.get(aggregate_id)
-            or self.cache.get(aggregate_id)
-        )
-
-
-class _BatchDecision:
-    """One batch's decisions, in arrival order, and what they will write."""
-
-    def __init__(self, view: _BatchView, earlier: dict[str, bytes],
-                 records: BatchRecords, line_outcomes: list[LineOutcome] | None = None
-                 ) -> None:
-        self.view = view
-        self.decider = Decider(view)
-        self.earlier = earlier  # content hashes of touchpoints accepted before this batch
-        self.seen: dict[str, bytes] = {}  # ... and in this batch
-        self.records = records
-        self.events: list[Any] = []
-        self.rejected_lines: list[int] = []  # index in the batch of each reject
-        self.summary = IngestSummary()
-        self.line_outcomes = line_outcomes  # each line's, in order, if the caller asks
-
-    def decide(self, outcome: Parsed | Invalid, source: str | None = None) -> None:
-        """Decide one line; ``source`` is its provenance. The log context names the line's
-        touchpoint (and provenance) while it is decided, and only then."""
-        self.summary.read += 1
-        touchpoint_id = (outcome.touchpoint_id if isinstance(outcome, Invalid)
-                         else outcome.touchpoint.touchpoint_id)
-        context = {"touchpoint_id": touchpoint_id} if source is None else {
-            "touchpoint_id": touchpoint_id, "source": source}
-        with structlog.contextvars.bound_contextvars(**context):
-            if isinstance(outcome, Invalid):
-                self.reject(outcome.reason, outcome.detail, touchpoint_id, outcome.raw, source)
-            else:
-                self._decide_parsed(outcome, source)
-
-    def _decide_parsed(self, outcome: Parsed, source: str | None) -> None:
-        tp = outcome.touchpoint
-        previous = self.seen.get(tp.touchpoint_id) or self.earlier.get(tp.touchpoint_id)
-        if previous == outcome.content_hash:
-            self.summary.duplicates += 1
-            if self.line_outcomes is not None:
-                self.line_outcomes.append(LineOutcome(tp.touchpoint_id, "duplicate"))
-        elif previous is not None:
-            self.reject("conflicting_duplicate", f"touchpoint_id {tp.touchpoint_id!r} was "
-                        "accepted before with different content", tp.touchpoint_id, outcome.raw,
-                        source)
-        else:
-            try:
-                changed = self.decider.decide(tp)
-            except TouchpointRejected as rejected:
-                self.reject(rejected.reason, rejected.detail, tp.touchpoint_id, outcome.raw,
-                            source)
-            else:
-                self.accept(outcome, changed, source)
-
-    def accept(self, outcome: Parsed, changed: list[Aggregate], source: str | None = None
-               ) -> None:
-        for aggregate in changed:
-            self.view.changed[aggregate.id] = aggregate
-            self.events.extend(aggregate.collect_events())  # the log keeps arrival order
-        tp = outcome.touchpoint
-        self.seen[tp.touchpoint_id] = outcome.content_hash
-        self.records.accepted.append(
-            AcceptedRow(tp.touchpoint_id, outcome.content_hash, tp.type, source))
-        self.summary.accepted += 1
-        if self.line_outcomes is not None:
-            self.line_outcomes.append(LineOutcome(tp.touchpoint_id, "accepted"))
-
-    def reject(self, reason: str, detail: str, touchpoint_id: str | None, raw: bytes,
-               source: str | None = None) -> None:
-        log.debug("touchpoint.rejected", reason=reason, detail=detail)
-        accepted = touchpoint_id is not None and (touchpoint_id in self.seen
-                                                  or touchpoint_id in self.earlier)
-        self.records.rejects.append(RejectRow(touchpoint_id, reason, detail, raw, source=source,
-                                              accepted_before=accepted))
-        self.rejected_lines.append(self.summary.read - 1)
-        self.summary.rejected += 1
-        self.summary.rejected_by_reason[reason] += 1
-        if self.line_outcomes is not None:
-            self.line_outcomes.append(LineOutcome(touchpoint_id, "rejected", reason, detail))
 
 
 class Ingestor:
@@ -397,13 +238,16 @@ class Ingestor:
             {p.touchpoint.touchpoint_id for p in parsed}
             | {o.touchpoint_id for o in outcomes if isinstance(o, Invalid)
                and o.touchpoint_id is not None and "\x00" not in o.touchpoint_id}))
-        batch = _BatchDecision(_BatchView(self.cache, self._load(parsed)), earlier,
+        batch = BatchDecision(BatchView(self.cache, self._load(parsed)), earlier,
                                BatchRecords(expected_position=position, checkpoint=checkpoint,
                                             offsets=offsets), line_outcomes)
         if line_outcomes is not None:
             line_outcomes.clear()  # an earlier attempt's decisions, if this batch is retried
-        for index, outcome in enumerate(outcomes):
-            batch.decide(outcome, None if sources is None else sources[index])
+        try:
+            for index, outcome in enumerate(outcomes):
+                batch.decide(outcome, None if sources is None else sources[index])
+        finally:
+            batch.unbind()
         if checkpoint is not None and so_far is not None:
             total = IngestSummary.from_json(so_far.as_json())
             total.add(batch.summary)

@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     JSONTranscoder,
     PersistenceError,
+    Transcoder,
     Transcoding,
 )
 
@@ -26,6 +27,7 @@ from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError, StoreMissing
 from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
+from journey.infra.store.transcoder import OrjsonTranscoder
 from journey.infra.store.urls import (
     connection_error,
     postgres_connection_args,
@@ -57,6 +59,14 @@ class JourneyApplication(Application[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         register_old_topics()  # stores written before the journey namespace read as before
         super().__init__(*args, **kwargs)
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:  # the default: the same bytes, by orjson
+            transcoder = OrjsonTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -8,15 +8,17 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from journey.infra.store import pg_batch
 from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.rows import BatchRecords
+from journey.infra.store.rows import AcceptedRow, BatchRecords, LogEntry, RejectRow
 
 
 class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
@@ -41,17 +43,13 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         self.offsets_sql = self.qualified("journey_offsets")
         self.relay_sql = self.qualified("journey_relay")
         self.relay_acks_sql = self.qualified("journey_relay_acks")
-        # The library's insert returns only ids; ours also says which event got which id.
-        self.insert_returning_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state "
-            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
-            "RETURNING notification_id, originator_id, originator_version"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-            stored_event_type=Identifier(self.stored_event_type_name),
-        )
+        self.uuid_ids = self.datastore.originator_id_type == "uuid"
+        # The library's lock statements and the position read under the lock, one round trip
+        # (no parameters: a multi-statement query); with NOTIFY when the batch has events.
+        lock = SQL("; ").join(self.lock_table_statements)
+        self.lock_and_position = SQL("{}; {}").format(lock, self.max_notification_id_statement)
+        self.lock_notify_and_position = SQL("{}; NOTIFY {}; {}").format(
+            lock, Identifier(self.channel_name), self.max_notification_id_statement)
         self.sql_create_statements.extend(
             SQL(s).format() for s in self.journey_table_statements()  # format() -> Composed
         )
@@ -98,19 +96,20 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
 
     def _insert_chain(self, c: Any, chain: list[tuple[int, bytes]],
                       seals: list[tuple[int, bytes]], now: str) -> None:
-        # One statement per table, whatever the batch size. The hashes go as one bytea and the
-        # positions as one text: adapting a 2000-element bytea[] costs ~3x as much.
-        c.execute(
-            f"INSERT INTO {self.chain_sql} (position, hash) "
-            "SELECT p, substring(%s::bytea FROM i::int * 32 - 31 FOR 32) "
-            "FROM unnest(string_to_array(%s, ',')::bigint[]) WITH ORDINALITY AS t(p, i)",
-            (b"".join(h for _, h in chain), ",".join(str(p) for p, _ in chain)),
-        )
-        c.execute(
+        copy_in(c, self.chain_sql, pg_batch.CHAIN_COLUMNS, pg_batch.chain_data(chain))
+        c.execute(  # a few rows: one statement, not COPY's two round trips
             f"INSERT INTO {self.seals_sql} (position, mac, sealed_at) "
             "SELECT position, mac, %s FROM unnest(%s::bigint[], %s::bytea[]) AS s(position, mac)",
             (now, [p for p, _ in seals], [m for _, m in seals]),
         )
+
+    def _insert_accepted(self, c: Any, rows: list[AcceptedRow], now: str) -> None:
+        copy_in(c, self.touchpoints_sql, pg_batch.ACCEPTED_COLUMNS,
+                pg_batch.accepted_data(rows, now))
+
+    def _insert_rejects(self, c: Any, rows: list[RejectRow], now: str) -> None:
+        # In decision order: COPY takes each row's seq from the sequence as it reads it.
+        copy_in(c, self.rejects_sql, pg_batch.REJECT_COLUMNS, pg_batch.reject_data(rows, now))
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -190,26 +189,98 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
                       ) -> Sequence[int] | None:
         records: BatchRecords | None = kwargs.get("journey")
         with self.datastore.transaction(commit=True) as curs:
-            self._lock_table(curs)
+            c = TupleCursor(curs)
+            before = self._lock(c, notify=bool(stored_events))
             if records is not None:
-                self._write_records(TupleCursor(curs), records)
+                self._write_records(c, records, before)
             if not stored_events:
                 return []
-            self._notify_channel(curs)
-            curs.execute(self.insert_returning_statement, (
-                [self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic,
-                                                s.state) for s in stored_events],
-            ))
-            given = {(oid_text(row["originator_id"]), row["originator_version"]):
-                     row["notification_id"] for row in curs.fetchall()}
-            ids = [given[oid_text(_uuid(s.originator_id)), s.originator_version]
-                   for s in stored_events]
-            self._append_chain(TupleCursor(curs), sorted(
-                ((i, oid_text(_uuid(s.originator_id)), s.originator_version, s.topic, s.state)
-                 for i, s in zip(ids, stored_events, strict=True)),
-                key=lambda row: row[0],
-            ), key_checked=records is not None)
+            rows = [(s.originator_id, s.originator_version, s.topic, s.state)
+                    for s in stored_events]
+            copy_in(c, self.events_sql, "(originator_id, originator_version, topic, state)",
+                    pg_batch.event_data(rows, self.uuid_ids))
+            ids = self._new_ids(c, before, len(rows))
+            self._append_chain(c, [
+                (i, oid_text(_uuid(oid)) if self.uuid_ids else str(oid), version, topic, state)
+                for i, (oid, version, topic, state) in zip(ids, rows, strict=True)
+            ], key_checked=records is not None)
             return ids
+
+    def _lock(self, c: TupleCursor, notify: bool) -> int:
+        """Take the table lock (the library's statements), NOTIFY the log's listeners if
+        events follow, and read the position with the lock held: one round trip."""
+        c.execute(self.lock_notify_and_position if notify else self.lock_and_position)
+        while c.nextset():  # to the last statement's result: the position
+            pass
+        row = c.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def _new_ids(self, c: Any, before: int, count: int) -> list[int]:
+        """The notification ids the rows just copied got, in the order they were copied.
+
+        The table lock is held since ``before`` was the last id, so the rows after it are
+        ours; COPY reads its rows in order and takes each one's id from the sequence as it
+        reads it, so ascending ids are the rows in copy order. They are consecutive unless
+        something else drew from the sequence meanwhile (a stray ``nextval``): then they
+        are read one by one."""
+        c.execute(f"SELECT COUNT(*), MIN(notification_id), MAX(notification_id) "
+                  f"FROM {self.events_sql} WHERE notification_id > %s", (before,))
+        found, first, last = c.fetchone()
+        if found != count:
+            raise ProgrammingError(f"copied {count} events but found {found} new ids")
+        if last - first + 1 == count:
+            return list(range(first, last + 1))
+        c.execute(f"SELECT notification_id FROM {self.events_sql} WHERE notification_id > %s "
+                  "ORDER BY notification_id", (before,))
+        return [row[0] for row in c.fetchall()]
+
+    def position(self) -> int:
+        row = self._one_statement(self.max_notification_id_statement)
+        return int(row[0][0] or 0)
+
+    def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
+        if not touchpoint_ids:
+            return {}
+        rows = self._one_statement(
+            f"SELECT touchpoint_id, content_hash FROM {self.touchpoints_sql} "
+            "WHERE touchpoint_id = ANY(%s::text[])", (list(touchpoint_ids),))
+        return {tid: bytes(digest) for tid, digest in rows}
+
+    def histories(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found: dict[UUID, list[StoredEvent]] = {}
+        if not aggregate_ids:
+            return found
+        for oid, version, topic, state in self._one_statement(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {self.events_sql} WHERE originator_id = ANY(%s) "
+                "ORDER BY originator_id, originator_version", (list(aggregate_ids),)):
+            key = oid if isinstance(oid, UUID) else UUID(oid)
+            found.setdefault(key, []).append(StoredEvent(key, version, topic, bytes(state)))
+        return found
+
+    def _one_statement(self, sql: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, outside a transaction (a statement sees one
+        snapshot by itself: no BEGIN and ROLLBACK round trips), the batch's ids in one
+        array (one query, whatever the batch's size), results in binary (no bytea to
+        unescape)."""
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row, binary=True) as c:
+            c.execute(sql, params)
+            rows: list[tuple[Any, ...]] = c.fetchall()
+            return rows
+
+    def read_log(self, c: Any, after: int, limit: int) -> list[LogEntry]:
+        # The mixin's query, its results in binary: the states need no unescaping.
+        c.execute(f"SELECT notification_id, originator_id, originator_version, topic, state "
+                  f"FROM {self.events_sql} WHERE notification_id > %s "
+                  "ORDER BY notification_id LIMIT %s", (after, limit), binary=True)
+        return [LogEntry(*row) for row in c.fetchall()]
+
+
+def copy_in(c: Any, table: str, columns: str, data: bytes) -> None:
+    """``data`` (a whole binary COPY stream, see ``pg_batch``) into ``table`` (quoted SQL)."""
+    with c.raw.copy(f"COPY {table} {columns} FROM STDIN (FORMAT binary)") as copy:
+        copy.write(data)
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -217,21 +288,31 @@ def _uuid(value: UUID | str) -> UUID:
 
 
 class TupleCursor:
-    """Lets the shared SQL read rows by position from psycopg's dict rows."""
+    """A cursor of the library's transaction (whose rows are dicts) returning tuples, for
+    the SQL both dialects share; ``raw`` is the library's cursor."""
 
     def __init__(self, curs: Any) -> None:
-        self._curs = curs
+        self.raw = curs
+        self._curs = curs.connection.cursor(row_factory=tuple_row)
 
-    def execute(self, sql: Any, params: Any = None) -> None:
-        self._curs.execute(sql, params)
+    def execute(self, sql: Any, params: Any = None, *, binary: bool | None = None) -> None:
+        self._curs.execute(sql, params, binary=binary)
 
     def executemany(self, sql: Any, params: Iterable[Any]) -> None:
         self._curs.executemany(sql, params)
 
+    def copy(self, statement: Any) -> Any:
+        """psycopg's ``Cursor.copy`` (``projections.tables.insert_rows``)."""
+        return self._curs.copy(statement)
+
+    def nextset(self) -> bool | None:
+        more: bool | None = self._curs.nextset()
+        return more
+
     def fetchone(self) -> tuple[Any, ...] | None:
-        row = self._curs.fetchone()
-        return None if row is None else tuple(row.values())
+        row: tuple[Any, ...] | None = self._curs.fetchone()
+        return row
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return [tuple(row.values()) for row in self._curs.fetchall()]
-
+        rows: list[tuple[Any, ...]] = self._curs.fetchall()
+        return rows

@@ -28,9 +28,11 @@ from journey.infra.store.errors import AuditChainError, AuditKeyMismatch, Positi
 from journey.infra.store.identifiers import quote_identifier
 from journey.infra.store.rejects import RejectQueries
 from journey.infra.store.rows import (
+    AcceptedRow,
     BatchRecords,
     ChainInput,
     LogEntry,
+    RejectRow,
     chunks,
     now_text,
     text_column,
@@ -161,35 +163,48 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
         ``read_rows``), in that transaction."""
         return self._position(c)
 
-    def _write_records(self, c: Any, records: BatchRecords) -> None:
-        actual = self._position(c)
+    def _write_records(self, c: Any, records: BatchRecords, actual: int | None = None
+                       ) -> None:
+        """Check the position and write a batch's own rows (``actual``: the log's position
+        if the caller has read it already, with the write lock held)."""
+        if actual is None:
+            actual = self._position(c)
         if actual != records.expected_position:
             raise PositionConflict(
                 f"log moved from {records.expected_position} to {actual} while deciding"
             )
         self._check_seal_key(c)  # before anything is written, whether or not events follow
         now = now_text()
-        p = self.ph
         if records.accepted:
-            c.executemany(
-                f"INSERT INTO {self.touchpoints_sql} (touchpoint_id, content_hash, type, "
-                f"recorded_at, source) VALUES ({p},{p},{p},{p},{p})",
-                [(a.touchpoint_id, a.content_hash, a.type, now, text_column(a.source))
-                 for a in records.accepted],
-            )
+            self._insert_accepted(c, records.accepted, now)
         if records.rejects:
-            # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
-            c.executemany(
-                f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, "
-                f"recorded_at, source, accepted_before) VALUES ({p},{p},{p},{p},{p},{p},{p})",
-                [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now,
-                  text_column(r.source), int(r.accepted_before)) for r in records.rejects],
-            )
+            self._insert_rejects(c, records.rejects, now)
         if records.checkpoint is not None:
             self._save_checkpoint(c, records.checkpoint)
         if records.offsets is not None:
             self.save_offsets(c, *records.offsets)
         failpoint("store.in_transaction")  # the batch's rows written, its events not yet
+
+    def _insert_accepted(self, c: Any, rows: list[AcceptedRow], now: str) -> None:
+        """A batch's accepted touchpoints (PostgreSQL: by COPY)."""
+        p = self.ph
+        c.executemany(
+            f"INSERT INTO {self.touchpoints_sql} (touchpoint_id, content_hash, type, "
+            f"recorded_at, source) VALUES ({p},{p},{p},{p},{p})",
+            [(a.touchpoint_id, a.content_hash, a.type, now, text_column(a.source))
+             for a in rows],
+        )
+
+    def _insert_rejects(self, c: Any, rows: list[RejectRow], now: str) -> None:
+        """A batch's rejects, in decision order (PostgreSQL: by COPY)."""
+        p = self.ph
+        # Text columns (PostgreSQL's refuse NUL) get a visible stand-in; raw keeps the bytes.
+        c.executemany(
+            f"INSERT INTO {self.rejects_sql} (touchpoint_id, reason, detail, raw, "
+            f"recorded_at, source, accepted_before) VALUES ({p},{p},{p},{p},{p},{p},{p})",
+            [(text_column(r.touchpoint_id), r.reason, text_column(r.detail), r.raw, now,
+              text_column(r.source), int(r.accepted_before)) for r in rows],
+        )
 
     def _append_chain(self, c: Any, rows: list[ChainInput], *, key_checked: bool = False
                       ) -> None:

@@ -108,15 +108,19 @@ class Projector:
     """Catches the views up with the log, follows it, and rebuilds them beside the live ones."""
 
     def __init__(self, app: JourneyApplication, batch_size: int = 5000,
-                 worker_min_events: int = 50_000) -> None:
+                 worker_min_events: int = 50_000, *, prepare: bool = True) -> None:
+        """``prepare``: make the tables a newer engine adds and sweep a killed rebuild's
+        (``False``: another projector of this store has, e.g. the ingest that starts a
+        ``ViewsBeside``; making them takes the writer lock, which an ingest holds)."""
         self.app = app
         self.db = ViewDb(app)
         self.batch_size = batch_size
         #: A rebuild of a log at least this long folds in a worker process.
         self.worker_min_events = worker_min_events
         self.decode = ViewDecoder(app)
-        self.ensure_tables()
-        self._sweep()
+        if prepare:
+            self.ensure_tables()
+            self._sweep()
 
     def ensure_tables(self, suffix: str = "", *, tables: bool = True, indexes: bool = True,
                       names: Iterable[str] = PROJECTIONS) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from journey.projections.tables import Dialect, Tables
+from journey.projections.tables import Dialect, Tables, insert_rows
 from journey.projections.touchpoints.fold import (
     MemoryTouchpointState,
     Pending,
@@ -29,7 +29,7 @@ def statements(t: Tables, uid: str) -> list[str]:
         "subject TEXT, upstream_error TEXT, code TEXT, serial TEXT, repair_id TEXT, "
         "demand TEXT, contact_subject TEXT, failure INTEGER)",
         f"CREATE INDEX IF NOT EXISTS ix_{uid}_timeline ON {t.view_touchpoints} "
-        "(customer_id, occurred_us, seq)",
+        "(customer_id, occurred_us, seq, touchpoint_id, type, occurred_at, entity, code)",
         f"CREATE INDEX IF NOT EXISTS ix_{uid}_errors ON {t.view_touchpoints} "
         "(subject, occurred_us) WHERE code IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS ix_{uid}_requests ON {t.view_touchpoints} "
@@ -113,19 +113,15 @@ class SqlTouchpointState(MemoryTouchpointState):
 
 def write_touchpoints(db: Dialect, c: Any, t: Tables, w: TouchpointWrites) -> None:
     q = db.sql
-    if w.rows:
-        c.executemany(q(f"INSERT INTO {t.view_touchpoints} VALUES ({','.join('?' * 17)})"),
-                      w.rows)
+    insert_rows(db, c, t.view_touchpoints, w.rows)
     if w.codes:
         c.executemany(q(f"UPDATE {t.view_touchpoints} SET code = ? WHERE touchpoint_id = ?"),
                       w.codes)
     if w.failures:
         c.executemany(q(f"UPDATE {t.view_touchpoints} SET failure = 1 WHERE touchpoint_id = ?"),
                       w.failures)
-    if w.repairs:
-        c.executemany(q(f"INSERT INTO {t.view_repairs} VALUES (?,?,?)"), w.repairs)
-    if w.fixed:
-        c.executemany(q(f"INSERT INTO {t.view_fixed} VALUES (?,?,?)"), w.fixed)
+    insert_rows(db, c, t.view_repairs, w.repairs)
+    insert_rows(db, c, t.view_fixed, w.fixed)
     if w.rates:
         c.executemany(q(
             f"INSERT INTO {t.view_error_rates} AS r VALUES (?,?,?,?) ON CONFLICT (kind, month) "

@@ -22,11 +22,11 @@ from journey.infra.kafka.client import ensure_topics, make_producer
 from journey.infra.kafka.relay import Relay
 from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, open_store
-from journey.infra.views.projector import Projector, view_queries
+from journey.infra.views.projector import Projector
 from journey.infra.workload import WorkloadOptions, generate
 from tests.conftest import POSTGRES, _drop_schema, _postgres_url
 from tests.kafka_support import consume_all
-from tests.support import JOURNEY
+from tests.support import JOURNEY, all_views
 
 # A member that left uncleanly holds a rebalance up for max_poll_interval_ms: keep it short.
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
@@ -155,20 +155,6 @@ def published(store_url: str, bootstrap: str, customers: int, seed: int
     topics = Topics(f"t{uuid.uuid4().hex[:10]}", 3)
     Relay(app, bootstrap, topics, batch_size=500).run()
     return app, topics
-
-
-def all_views(app: JourneyApplication) -> dict[str, Any]:
-    with view_queries(app) as views:
-        customers = views.customers(top=100_000)
-        return {
-            "errors": views.errors(),
-            "stock": views.stock(),
-            "customers": customers,
-            "timelines": {c["customer_id"]: views.timeline(c["customer_id"])
-                          for c in customers["customers"]},
-            "kpis": views.kpis(),  # the service view: ratings follow errors in any order
-            "invoices": views.invoices(),
-        }
 
 
 def test_views_from_topics_equal_views_from_the_log(

@@ -5,7 +5,6 @@ asked for without a token to ``/login`` (the API's refusals stay JSON)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,6 +16,7 @@ from journey.infra.http.dashboard import charts
 from journey.infra.http.server import create_app
 from journey.infra.settings import Settings
 from tests.dashboard_support import EVIL, EVIL_PART, EVIL_PLACE, OUTSIDE, build_store
+from tests.http_support import client_fixture, store_fixture
 
 ANALYST, WRITER = "jt_analyst-token-for-tests", "jt_writer-token-for-tests"
 TOKENS = ",".join(f"{name}:{role}:{hashlib.sha256(token.encode()).hexdigest()}"
@@ -24,23 +24,9 @@ TOKENS = ",".join(f"{name}:{role}:{hashlib.sha256(token.encode()).hexdigest()}"
                                             ("crm", "writer", WRITER)))
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'journey.db'}"
-    build_store(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def client(store: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db=store))) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def guarded(store: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db=store, tokens=TOKENS))) as opened:
-        yield opened
+store = store_fixture("dashboard", build_store)
+client = client_fixture()
+guarded = client_fixture(tokens=TOKENS)
 
 
 def customer_page(customer: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from journey.infra.ingest import Ingestor, LineSource
 from journey.infra.settings import Settings, SettingsError
 from journey.infra.store import open_store
 from journey.infra.views.projector import Projector
+from tests.http_support import client_fixture, store_fixture
 from tests.support import line, order, part, tp
 
 TOKENS = {role: new_token() for role in Role}
@@ -62,19 +62,10 @@ def fill(url: str) -> None:
         application.close()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'journey.db'}"
-    fill(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def guarded(store: str) -> Iterator[TestClient]:
-    """The app with one token per role (inline, as JOURNEY_TOKENS gives them)."""
-    entries = ",".join(f"{role}:{role}:{token_digest(token)}" for role, token in TOKENS.items())
-    with TestClient(create_app(Settings(db=store, tokens=entries))) as client:
-        yield client
+store = store_fixture("access", fill)
+#: The app with one token per role (inline, as JOURNEY_TOKENS gives them).
+guarded = client_fixture(tokens=",".join(f"{role}:{role}:{token_digest(token)}"
+                                         for role, token in TOKENS.items()))
 
 
 def call(client: TestClient, path: str, body: bytes | None, token: str | None) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import fastavro
@@ -21,6 +20,7 @@ from journey.infra.http.server import create_app
 from journey.infra.settings import Settings
 from journey.infra.store import open_store
 from journey.projections.stock import Planning
+from tests.http_support import client_fixture, store_fixture
 from tests.integration.test_http_access import fill
 from tests.support import line, order
 
@@ -49,17 +49,8 @@ BAD = {"as_of": ["2026-13", "March", "2026-03-01T10:00:00"], "known_at": ["yeste
        "expect_head": ["abc"], "customer": ["", "a\nb"]}
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'journey.db'}"
-    fill(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def client(store: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db=store))) as client:
-        yield client
+store = store_fixture("api", fill)
+client = client_fixture()
 
 
 @pytest.mark.parametrize("path", list(ROUTES))

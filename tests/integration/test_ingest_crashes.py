@@ -130,3 +130,40 @@ def test_kill_9_anywhere_then_rerun_equals_one_clean_ingest(
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert json.loads(rerun.stdout) == summary
     assert answers(store_url) == expected
+
+
+def test_kill_9_while_the_views_fold_beside_then_rerun_equals_one_clean_ingest(
+        store_url: str, tmp_path: Path) -> None:
+    """A file long enough for the ingest to fold the views in a second process
+    (``ViewsBeside``): kill -9 the ingest late in the run, the follower folding, then run
+    it again: the same answers as one clean ingest, and the follower gone with its parent."""
+    from journey.infra.views.beside import START_FROM_BYTES
+
+    source = tmp_path / "long.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        write_workload(WorkloadOptions(customers=500, seed=31), out)
+    assert source.stat().st_size >= START_FROM_BYTES
+    lines = sum(1 for ln in source.read_bytes().splitlines() if ln.strip())
+    clean_url = (f"sqlite:///{tmp_path / 'clean.db'}" if store_url.startswith("sqlite")
+                 else store_url.replace("schema=", "schema=clean_", 1))
+
+    def ingest(url: str, failpoint: str | None = None) -> subprocess.CompletedProcess[bytes]:
+        env = {**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_AUDIT_SECRET": SECRET}
+        if failpoint:
+            env["JOURNEY_FAILPOINTS"] = failpoint
+        return subprocess.run([JOURNEY, "--db", url, "--json", "ingest", str(source),
+                               "--batch-size", "500"], capture_output=True, env=env,
+                              timeout=600)
+
+    try:
+        done = ingest(clean_url)
+        assert done.returncode == 0, done.stderr.decode()
+        killed = ingest(store_url, f"ingest.between_batches={lines // 500 - 1}")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+        rerun = ingest(store_url)
+        assert rerun.returncode == 0, rerun.stderr.decode()
+        assert json.loads(rerun.stdout) == json.loads(done.stdout)
+        assert answers(store_url) == answers(clean_url)
+    finally:
+        if not store_url.startswith("sqlite"):
+            _drop_postgres_schema(clean_url)
