@@ -79,7 +79,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.startup
 
 # The regression guard (a benchmark, not a test): ingest against its floor on ~20k lines per
-# workload, in a minute or two; a later change sees the ratio fall.
+# workload, in about 20 s; a later change sees the ratio fall.
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest --quick
 

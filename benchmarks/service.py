@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from benchmarks.measure import run_measured
 from benchmarks.views import build_log
 from journey.infra.logs import configure_logging
 from journey.infra.store import open_store
@@ -48,13 +48,12 @@ def ingest_seconds(workload: Path, db: Path, with_service: bool) -> tuple[float,
     head = [JOURNEY] if with_service else [sys.executable, "-c", WITHOUT_SERVICE]
     command = [*head, "--log-level", "warning", "--db", f"sqlite:///{db}", "--json", "ingest",
                str(workload)]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"journey ingest failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024
+    # Peak RSS sampled over the process tree: a waited child's ru_maxrss carries this
+    # process's own peak across fork and exec (see benchmarks.measure).
+    run = run_measured(command)
+    if run.returncode != 0:
+        raise SystemExit(f"journey ingest failed with status {run.returncode}")
+    return run.seconds, run.peak_rss_mb
 
 
 def ingest_ratio(workdir: Path, customers: int, repeat: int) -> None:

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 #: about half a second of CPU to start, worth it only for a long ingest.
 START_FROM_BYTES = 2 << 20
 START_AFTER_LINES = 10_000
-#: Events the follower folds per transaction, at most: SQLite's write lock is held while a
-#: batch is folded, and the ingest waits for it before each of its own.
-BATCH = 1000
+#: Events the follower folds per transaction on SQLite, at most: SQLite's write lock is
+#: held while a batch is folded, and the ingest waits for it before each of its own
+#: (PostgreSQL's views have a lock of their own: there, the views' batch size).
+SQLITE_BATCH = 1000
 
 
 class ViewsBeside:
@@ -55,7 +56,7 @@ class ViewsBeside:
         self.stopping = context.Event()
         self.process = context.Process(
             target=_follow, name="journey-views-beside", daemon=True,
-            args=(self.env, min(self.view_batch_size, BATCH), self.stopping, os.getpid()))
+            args=(self.env, self.view_batch_size, self.stopping, os.getpid()))
         # Ctrl-C reaches the whole process group: the child starts with SIGINT blocked (the
         # mask survives exec) and ignores it before unblocking, so it never prints one.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -121,6 +122,8 @@ def _follow(env: dict[str, str], batch_size: int, stopping: Event, parent: int) 
         try:
             app = JourneyApplication(env=env)
             projector = Projector(app, batch_size, prepare=False)  # the ingest's tables
+            if not projector.db.postgres:  # SQLite: one write lock for the log and the views
+                projector.batch_size = min(batch_size, SQLITE_BATCH)
             while not stop():
                 # Whether there is anything to fold is read without the write lock, which
                 # the ingest needs for each of its batches.
