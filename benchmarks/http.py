@@ -41,6 +41,8 @@ from benchmarks.ingest import JOURNEY, generate, ingest
 
 #: The issue's target: intake throughput at least this share of ``journey ingest``'s.
 TARGET = 0.8
+#: A benchmarked server logs warnings only.
+QUIET = {"JOURNEY_LOG_LEVEL": "warning"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -68,28 +70,28 @@ def _free_port() -> int:
 def served(db: str, cwd: Path, *args: str, env: dict[str, str] | None = None,
            timeout: float = 120.0) -> Iterator[Server]:
     """``journey --db DB serve --port P ARGS...`` on a free loopback port until the block
-    ends, once it answers ``/healthz``; its output goes to ``cwd/serve-P.log``."""
-    port = _free_port()
+    ends, once it answers ``/healthz``; its output goes to ``cwd/serve-P.log``. The tests
+    of ``journey serve`` run their servers through it too (``tests/http_support.py``)."""
+    port = free_port()
     log_path = cwd / f"serve-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [JOURNEY, "--db", db, "serve", "--port", str(port), *args], cwd=cwd, stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "JOURNEY_LOG_LEVEL": "warning", "JOURNEY_LOG_FORMAT": "json",
-                 **(env or {})})
+            env={**os.environ, "JOURNEY_LOG_FORMAT": "json", **(env or {})})
         server = Server(f"http://127.0.0.1:{port}", process)
         try:
             deadline = time.monotonic() + timeout
             while True:
                 if process.poll() is not None:
-                    raise SystemExit(f"journey serve exited {process.returncode}: "
+                    raise RuntimeError(f"journey serve exited {process.returncode}: "
                                      f"{log_path.read_text(errors='replace')}")
                 try:
                     httpx.get(server.base + "/healthz", timeout=1.0)
                     break
                 except httpx.TransportError:
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"journey serve did not answer within {timeout} s: "
+                        raise RuntimeError(f"journey serve did not answer within {timeout} s: "
                                          f"{log_path.read_text(errors='replace')}") from None
                     time.sleep(0.05)
             yield server
@@ -156,7 +158,7 @@ def _intake_round(workdir: Path, bodies: list[bytes], round_: int
                   ) -> tuple[float, float, dict[str, Any]]:
     """The bodies posted to a fresh ``journey serve``: (seconds, the server's CPU s, summary)."""
     cpu = _children_cpu()
-    with served(f"sqlite:///{workdir / f'intake-{round_}.db'}", workdir) as server:
+    with served(f"sqlite:///{workdir / f'intake-{round_}.db'}", workdir, env=QUIET) as server:
         seconds, summary = _post_all(server.base, bodies)
     return seconds, _children_cpu() - cpu, summary  # the server was waited for: counted
 

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import aiohttp
 import uvloop
 
-from benchmarks.http import Server, intake_vs_ingest, served
+from benchmarks.http import QUIET, Server, intake_vs_ingest, served
 from benchmarks.views import build_log
 
 #: The issue's target for timeline and stock under 50 clients.
@@ -192,7 +192,7 @@ def main() -> None:
     print(f"journey serve benchmark: {args.customers:,} customers, {os.cpu_count()} cores, "
           f"store {url}")
     processes = max(1, args.client_processes)
-    with (served(url, workdir) as server,
+    with (served(url, workdir, env=QUIET) as server,
           multiprocessing.get_context("spawn").Pool(processes) as pool):
         latency(server, args.customers, args.clients, args.seconds, args.rate, pool, processes)
         latency(server, args.customers, args.clients, args.seconds, None, pool, processes)
