@@ -18,10 +18,7 @@ import os
 import signal
 from contextlib import suppress
 from multiprocessing.synchronize import Event
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from journey.infra.views.projector import Projector
+from typing import Any
 
 #: An ingest starts a follower at once for a file of at least this many bytes (~10,000
 #: lines), else once it has decided ``START_AFTER_LINES`` (standard input): a process costs
@@ -87,18 +84,6 @@ class _Stopped(Exception):
     pass
 
 
-def _behind(projector: Projector) -> bool:
-    """Whether a view is behind the log, read in a read transaction."""
-    from journey.infra.views.swap import TRACKING_PREFIX
-    from journey.projections.tables import PROJECTIONS
-
-    recorder = projector.db.recorder
-    head = recorder.position()
-    with recorder.read_rows() as c:
-        positions = projector.db.positions(c, [TRACKING_PREFIX + name for name in PROJECTIONS])
-    return min(positions.values()) < head
-
-
 def _follow(env: dict[str, str], batch_size: int, stopping: Event, parent: int) -> None:
     import logging
 
@@ -125,9 +110,10 @@ def _follow(env: dict[str, str], batch_size: int, stopping: Event, parent: int) 
             if not projector.db.postgres:  # SQLite: one write lock for the log and the views
                 projector.batch_size = min(batch_size, SQLITE_BATCH)
             while not stop():
-                # Whether there is anything to fold is read without the write lock, which
-                # the ingest needs for each of its batches.
-                if not _behind(projector) or projector.catch_up(between_batches) == 0:
+                # Whether there is anything to fold is read without the write lock (``lag``),
+                # which the ingest needs for each of its batches.
+                behind = max(projector.lag().values()) > 0
+                if not behind or projector.catch_up(between_batches) == 0:
                     stopping.wait(0.05)
         finally:
             if app is not None:

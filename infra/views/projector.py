@@ -242,11 +242,12 @@ class Projector:
                 discard_broken_connections(self.app.journey_recorder.datastore)
 
     def lag(self) -> dict[str, int]:
-        """How many notifications each projection is behind the log."""
+        """How many notifications each projection is behind the log (read without the
+        write lock: a ``ViewsBeside`` follower asks while an ingest writes)."""
         head = self.app.journey_recorder.position()
-        with self.db.transaction() as (c, _):
-            return {name: head - self.db.position(c, TRACKING_PREFIX + name)
-                    for name in PROJECTIONS}
+        with self.db.recorder.read_rows() as c:
+            positions = self.db.positions(c, [TRACKING_PREFIX + name for name in PROJECTIONS])
+        return {name: head - positions[TRACKING_PREFIX + name] for name in PROJECTIONS}
 
     def rebuild(self, names: list[str], progress: Callable[[int, int], None] | None = None,
                 *, suffix: str = "_next", swap: bool = True,
