@@ -21,6 +21,7 @@ from journey.infra.cli.app import (
     FormatOption,
     JsonOption,
     app,
+    bulk_work,
     catch_up,
     emit_json,
     log,
@@ -96,17 +97,15 @@ def ingest(
     views: ViewsOption = True,
 ) -> None:
     """Decide every touchpoint of a JSON Lines file: accepted, duplicate or rejected."""
-    from journey.infra.ingest import Ingestor
     from journey.infra.views.beside import START_AFTER_LINES, START_FROM_BYTES, ViewsBeside
 
     settings = state.settings.with_(batch_size=batch_size)
     lines, total = _open_input(source)
-    with store(db, create=True) as application, progress_bar() as progress:
+    with (bulk_work(), store(db, create=True) as application, progress_bar() as progress,
+          # A long ingest folds the views beside its decisions, on the other core.
+          ViewsBeside(dict(application.env), settings.view_batch_size) as beside):
         task = progress.add_task("ingest", total=total)
         settler = _Settler(application, progress, views)
-        ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
-        # A long ingest folds the views beside its decisions, on the other core.
-        beside = ViewsBeside(dict(application.env), settings.view_batch_size)
 
         def fold_beside() -> None:
             if views and not beside.started:
@@ -122,10 +121,12 @@ def ingest(
             beside.stop()  # its last batch commits; the catch-up folds the rest
             return settler()
 
-        with (on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settler.settling)),
-              beside):
-            if total is not None and total >= START_FROM_BYTES:
-                fold_beside()
+        if total is not None and total >= START_FROM_BYTES:
+            fold_beside()  # first: the follower's start overlaps the ingest's imports
+        from journey.infra.ingest import Ingestor
+
+        ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
+        with on_interrupt(lambda: _kept(lines, ingestor.lines_stored, settler.settling)):
             summary = ingestor.ingest(lines, progress=decided, settle=settle)
     log.info("ingest.done", **summary.as_json())
     if as_json or state.json:
@@ -264,7 +265,8 @@ def retry(
         else {}
     settings = state.settings.with_(batch_size=batch_size)
     reasons = sorted(set(reason)) if reason else None
-    with store(db or given.get("db")) as application, progress_bar() as progress:
+    with (bulk_work(), store(db or given.get("db")) as application,
+          progress_bar() as progress):
         ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
         task = progress.add_task("retry", total=retry_candidates(ingestor, reasons))
         settler = _Settler(application, progress, views)
