@@ -28,6 +28,7 @@ from typing import Any, Final, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from journey.schemas.plain_lines import parse_plain
 from journey.schemas.touchpoint import PRESENCE_ERROR, TOUCHPOINT_TYPES, VALUE_ERROR, Touchpoint
 
 MAX_LINE_BYTES: Final = 1024 * 1024
@@ -84,7 +85,11 @@ class OversizeLine:
 
 def parse_line(raw: bytes | OversizeLine) -> Parsed | Invalid:
     """Validate one line (without its terminator); never raises."""
-    if isinstance(raw, OversizeLine):
+    if type(raw) is bytes and len(raw) <= MAX_LINE_BYTES:
+        plain = parse_plain(raw)
+        if plain is not None:
+            return Parsed(plain[0], plain[1], raw)
+    elif isinstance(raw, OversizeLine):
         return raw.reject()
     try:
         return _parse(raw)
