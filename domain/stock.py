@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 from uuid import UUID
 
@@ -132,6 +133,7 @@ class PartStock(FastEvents, Aggregate):
         self._issued_by_day: dict[date, int] = {}
 
     @staticmethod
+    @lru_cache(maxsize=1 << 16)  # json.dumps costs more than the cached uuid5 behind it
     def id_for(part_id: str, location: str) -> UUID:
         return entity_id("stock", json.dumps([part_id, location]))
 

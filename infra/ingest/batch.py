@@ -145,11 +145,11 @@ class BatchDecision:
                          else outcome.touchpoint.touchpoint_id)
         # Bound for each line, the context as it was restored once per batch (``unbind``):
         # a line's context replaces the line before's.
-        if source is None and "source" in self.tokens:  # a line before had one: the outer one
+        if source is not None:
+            self._bind("source", source)
+        elif "source" in self.tokens:  # a line before had one: the source from before it
             outer = self.tokens["source"].old_value
             self._bind("source", ... if outer is contextvars.Token.MISSING else outer)
-        elif source is not None:
-            self._bind("source", source)
         self._bind("touchpoint_id", touchpoint_id)
         if isinstance(outcome, Invalid):
             self.reject(outcome.reason, outcome.detail, touchpoint_id, outcome.raw, source)
