@@ -112,6 +112,7 @@ class FastEvents:
         INITIAL_VERSION: int
         _id: UUID
         _version: int
+        _created_on: datetime
         _modified_on: datetime
         _pending_events: list[CanMutateAggregate[UUID]]
 
@@ -133,10 +134,13 @@ class FastEvents:
         """The aggregate ``event.mutate(None)`` makes, without its signature filtering."""
         state = event.__dict__
         aggregate = object.__new__(cls)
-        object.__setattr__(aggregate, "__dict__", {  # what __base_init__ sets, in its order
-            "_id": state["originator_id"], "_version": state["originator_version"],
-            "_created_on": state["timestamp"], "_modified_on": state["timestamp"],
-            "_pending_events": []})
+        # what __base_init__ sets, in its order (attributes, not a __dict__ of our own: a
+        # cached aggregate is then one object fewer for the garbage collector to visit)
+        aggregate._id = state["originator_id"]
+        aggregate._version = state["originator_version"]
+        aggregate._created_on = state["timestamp"]
+        aggregate._modified_on = state["timestamp"]
+        aggregate._pending_events = []
         aggregate.__init__(**{name: state[name] for name in init_params(cls)})  # type: ignore[misc]
         event.apply(aggregate)
         return aggregate
