@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from journey.domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent
 
 if TYPE_CHECKING:
     from journey.schemas.touchpoint import (
@@ -59,15 +59,15 @@ class Case(Entity):
     @classmethod
     def open(cls, tp: ComplaintOpened) -> Case:
         subject = None if tp.subject is None else {"type": tp.subject.type, "id": tp.subject.id}
-        return cls._create(
+        return cls.create(
             cls.Opened,
-            id=cls.id_for(tp.case_id),
+            cls.id_for(tp.case_id),
+            tp,
             case_id=tp.case_id,
             category=tp.category,
             subject=subject,
             demand=tp.demand,
             text=tp.text,
-            **envelope(tp),
         )
 
     def check_status(self, tp_type: str, *allowed: str) -> None:
@@ -76,23 +76,17 @@ class Case(Entity):
 
     def log_contact(self, tp: ComplaintContactLogged) -> None:
         self.check_status(tp.type, "open")
-        self.trigger_event(self.ContactLogged, case_id=self.key, direction=tp.direction,
-                           **envelope(tp))
+        self.trigger(self.ContactLogged, tp, case_id=self.key, direction=tp.direction)
 
     def resolve(self, tp: ComplaintResolved) -> None:
         self.check_status(tp.type, "open")
-        self.trigger_event(
-            self.Resolved,
-            case_id=self.key,
-            resolution=tp.resolution,
-            satisfaction=tp.satisfaction,
-            **envelope(tp),
-        )
+        self.trigger(self.Resolved, tp, case_id=self.key, resolution=tp.resolution,
+                     satisfaction=tp.satisfaction)
 
     def reopen(self, tp: ComplaintReopened) -> None:
         self.check_status(tp.type, "resolved")
-        self.trigger_event(self.Reopened, case_id=self.key, reason=tp.reason, **envelope(tp))
+        self.trigger(self.Reopened, tp, case_id=self.key, reason=tp.reason)
 
     def close(self, tp: ComplaintClosed) -> None:
         self.check_status(tp.type, "resolved")
-        self.trigger_event(self.Closed, case_id=self.key, **envelope(tp))
+        self.trigger(self.Closed, tp, case_id=self.key)

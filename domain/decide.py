@@ -142,20 +142,20 @@ class Decider:
     # Lifecycle types: find the entity, check its owner, let it decide.
 
     def lifecycle(self, cls: type[E], key: str, tp: tps.Touchpoint,
-                  command: Callable[[E], None]) -> list[Aggregate]:
+                  command: Callable[[E, Any], None]) -> list[Aggregate]:
         entity = self.named(cls, key)
-        self.check_customers(tp.customer_id, entity)
-        command(entity)
+        entity.check_customer(tp.customer_id)
+        command(entity, tp)
         return [entity]
 
     # Part movements: the named repair must exist; then the stock decides.
 
-    def move_part(self, tp: tps.PartTouchpoint, command: Callable[[PartStock], None]
+    def move_part(self, tp: tps.PartTouchpoint, command: Callable[[PartStock, Any], None]
                   ) -> list[Aggregate]:
         for kind, key in _references(tp):  # the repair a movement names must exist
             self.named(ENTITY_CLASSES[kind], key, "repair_id")
         stock = self.stock(tp.part_id, tp.location)
-        command(stock)
+        command(stock, tp)
         return [stock]
 
     def transfer(self, tp: tps.PartTransferred) -> list[Aggregate]:
@@ -169,14 +169,18 @@ class Decider:
 
 
 def _lifecycle(cls: type[E], field: str, method: str) -> Callable[[Decider, Any], list[Aggregate]]:
+    command = getattr(cls, method)
+
     def handle(decider: Decider, tp: Any) -> list[Aggregate]:
-        return decider.lifecycle(cls, getattr(tp, field), tp, lambda e: getattr(e, method)(tp))
+        return decider.lifecycle(cls, getattr(tp, field), tp, command)
     return handle
 
 
 def _movement(method: str) -> Callable[[Decider, Any], list[Aggregate]]:
+    command = getattr(PartStock, method)
+
     def handle(decider: Decider, tp: Any) -> list[Aggregate]:
-        return decider.move_part(tp, lambda stock: getattr(stock, method)(tp))
+        return decider.move_part(tp, command)
     return handle
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from journey.domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent
 
 if TYPE_CHECKING:
     from journey.schemas.touchpoint import (
@@ -59,32 +59,27 @@ class Invoice(Entity):
 
     @classmethod
     def issue(cls, tp: InvoiceIssued) -> Invoice:
-        return cls._create(
+        return cls.create(
             cls.Issued,
-            id=cls.id_for(tp.invoice_id),
+            cls.id_for(tp.invoice_id),
+            tp,
             invoice_id=tp.invoice_id,
             amount=tp.amount,
             currency=tp.currency,
             due_date=tp.due_date,
             order_id=tp.order_id,
             terms_days=terms_days(tp.occurred_at, tp.due_date),
-            **envelope(tp),
         )
 
     def pay(self, tp: InvoicePaid) -> None:
-        self.trigger_event(self.Paid, invoice_id=self.key, amount=tp.amount, **envelope(tp))
+        self.trigger(self.Paid, tp, invoice_id=self.key, amount=tp.amount)
 
     def remind(self, tp: InvoiceReminderSent) -> None:
-        self.trigger_event(self.ReminderSent, invoice_id=self.key, **envelope(tp))
+        self.trigger(self.ReminderSent, tp, invoice_id=self.key)
 
     def correct(self, tp: InvoiceCorrected) -> None:
-        self.trigger_event(
-            self.Corrected,
-            invoice_id=self.key,
-            error_type=tp.error_type,
-            amount_delta=tp.amount_delta,
-            **envelope(tp),
-        )
+        self.trigger(self.Corrected, tp, invoice_id=self.key, error_type=tp.error_type,
+                     amount_delta=tp.amount_delta)
 
 
 def terms_days(issued_at: datetime, due_date: date) -> int:

@@ -7,10 +7,9 @@ one sku is at most 5 x 10^10, and the quantity returned never exceeds it.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from journey.domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent
 from journey.domain.errors import TouchpointRejected
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class Order(Entity):
         self.key = order_id
         self.customer_id = customer_id
         self.status = "placed"
-        self.ordered: dict[str, int] = dict(_quantities(lines))
+        self.ordered: dict[str, int] = _quantities(lines)
         self.returned: dict[str, int] = {}
 
     @classmethod
@@ -72,14 +71,8 @@ class Order(Entity):
         lines = [
             {"sku": line.sku, "qty": line.qty, "unit_price": line.unit_price} for line in tp.lines
         ]
-        return cls._create(
-            cls.Placed,
-            id=cls.id_for(tp.order_id),
-            order_id=tp.order_id,
-            lines=lines,
-            currency=tp.currency,
-            **envelope(tp),
-        )
+        return cls.create(cls.Placed, cls.id_for(tp.order_id), tp, order_id=tp.order_id,
+                          lines=lines, currency=tp.currency)
 
     def check_open_for_delivery(self, tp_type: str) -> None:
         if self.status not in ("placed", "delivery_failed"):
@@ -87,15 +80,15 @@ class Order(Entity):
 
     def deliver(self, tp: PurchaseDelivered) -> None:
         self.check_open_for_delivery(tp.type)
-        self.trigger_event(self.Delivered, order_id=self.key, **envelope(tp))
+        self.trigger(self.Delivered, tp, order_id=self.key)
 
     def fail_delivery(self, tp: PurchaseDeliveryFailed) -> None:
         self.check_open_for_delivery(tp.type)
-        self.trigger_event(self.DeliveryFailed, order_id=self.key, reason=tp.reason, **envelope(tp))
+        self.trigger(self.DeliveryFailed, tp, order_id=self.key, reason=tp.reason)
 
     def cancel(self, tp: PurchaseCancelled) -> None:
         self.check_open_for_delivery(tp.type)
-        self.trigger_event(self.Cancelled, order_id=self.key, reason=tp.reason, **envelope(tp))
+        self.trigger(self.Cancelled, tp, order_id=self.key, reason=tp.reason)
 
     def take_back(self, tp: PurchaseReturned) -> None:
         if self.status != "delivered":
@@ -109,12 +102,11 @@ class Order(Entity):
                     f"{self.ref}: returning {qty} of sku {sku!r} exceeds the "
                     f"{ordered - self.returned.get(sku, 0)} ordered and not yet returned",
                 )
-        self.trigger_event(self.Returned, order_id=self.key, lines=lines, reason=tp.reason,
-                           **envelope(tp))
+        self.trigger(self.Returned, tp, order_id=self.key, lines=lines, reason=tp.reason)
 
 
-def _quantities(lines: list[dict[str, Any]]) -> Counter[str]:
-    quantities: Counter[str] = Counter()
+def _quantities(lines: list[dict[str, Any]]) -> dict[str, int]:
+    quantities: dict[str, int] = {}
     for line in lines:
-        quantities[line["sku"]] += line["qty"]
+        quantities[line["sku"]] = quantities.get(line["sku"], 0) + line["qty"]
     return quantities

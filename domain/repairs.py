@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journey.domain.base import Entity, TouchpointEvent, envelope
+from journey.domain.base import Entity, TouchpointEvent
 
 if TYPE_CHECKING:
     from journey.schemas.touchpoint import RepairCompleted, RepairRequested, RepairReturned
@@ -41,23 +41,23 @@ class Repair(Entity):
 
     @classmethod
     def request(cls, tp: RepairRequested) -> Repair:
-        return cls._create(
+        return cls.create(
             cls.Requested,
-            id=cls.id_for(tp.repair_id),
+            cls.id_for(tp.repair_id),
+            tp,
             repair_id=tp.repair_id,
             serial=tp.serial,
             fault=tp.fault,
             warranty=tp.warranty,
             case_id=tp.case_id,
-            **envelope(tp),
         )
 
     def complete(self, tp: RepairCompleted) -> None:
         if self.status != "open":
             raise self.transition_refused(tp.type, self.status)
-        self.trigger_event(self.Completed, repair_id=self.key, outcome=tp.outcome, **envelope(tp))
+        self.trigger(self.Completed, tp, repair_id=self.key, outcome=tp.outcome)
 
     def hand_back(self, tp: RepairReturned) -> None:
         if self.status != "done":
             raise self.transition_refused(tp.type, self.status)
-        self.trigger_event(self.Returned, repair_id=self.key, **envelope(tp))
+        self.trigger(self.Returned, tp, repair_id=self.key)

@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from journey.domain.base import TouchpointEvent, entity_id, envelope
+from journey.domain.base import FastEvents, TouchpointEvent, entity_id
 from journey.domain.errors import TouchpointRejected
 
 #: The ceiling of every stock figure (on hand, reserved, backordered, per pair and per repair).
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     )
 
 
-class PartStock(Aggregate):
+class PartStock(FastEvents, Aggregate):
     KIND = "part"
 
     class Registered(Aggregate.Created):
@@ -132,14 +133,14 @@ class PartStock(Aggregate):
         self._issued_by_day: dict[date, int] = {}
 
     @staticmethod
+    @lru_cache(maxsize=1 << 16)  # json.dumps costs more than the cached uuid5 behind it
     def id_for(part_id: str, location: str) -> UUID:
         return entity_id("stock", json.dumps([part_id, location]))
 
     @classmethod
     def register(cls, part_id: str, location: str) -> PartStock:
-        return cls._create(
-            cls.Registered, id=cls.id_for(part_id, location), part_id=part_id, location=location
-        )
+        return cls.create(cls.Registered, cls.id_for(part_id, location), None, part_id=part_id,
+                          location=location)
 
     @property
     def ref(self) -> str:
@@ -256,19 +257,11 @@ class PartStock(Aggregate):
         self._move(self.TransferredOut, tp, to_location=tp.to_location)
 
     def transfer_in(self, tp: PartTransferred) -> None:
-        self.trigger_event(
-            self.TransferredIn,
-            part_id=self.part_id,
-            location=self.location,
-            qty=tp.qty,
-            from_location=tp.location,
-            **envelope(tp),
-        )
+        self.trigger(self.TransferredIn, tp, part_id=self.part_id, location=self.location,
+                     qty=tp.qty, from_location=tp.location)
 
     def _move(self, event_class: type[PartStock.Movement], tp: PartReceived | PartReserved
               | PartReleased | PartIssued | PartReturned | PartAdjusted | PartTransferred,
               **fields: object) -> None:
-        self.trigger_event(
-            event_class, part_id=self.part_id, location=self.location, qty=tp.qty,
-            **fields, **envelope(tp),
-        )
+        self.trigger(event_class, tp, part_id=self.part_id, location=self.location, qty=tp.qty,
+                     **fields)

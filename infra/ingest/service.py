@@ -15,13 +15,14 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from journey.domain.base import replay
 from journey.domain.decide import referenced_ids
 from journey.domain.errors import JourneyError
 from journey.infra.failpoints import failpoint
@@ -275,11 +276,5 @@ class Ingestor:
         if not wanted:
             return {}
         to_domain_event = self.app.mapper.to_domain_event
-        loaded: dict[UUID, Aggregate] = {}
-        for aggregate_id, stored in self.recorder.histories(wanted).items():
-            aggregate: Any = None
-            for stored_event in stored:
-                event: Any = to_domain_event(stored_event)
-                aggregate = event.mutate(aggregate)
-            loaded[aggregate_id] = aggregate
-        return loaded
+        return {aggregate_id: replay(map(to_domain_event, stored))
+                for aggregate_id, stored in self.recorder.histories(wanted).items()}
