@@ -18,10 +18,9 @@ from journey.infra.store.chain import (
     DEFAULT_FINGERPRINT,
     ZERO_HASH,
     audit_key,
-    crosses_seal_mark,
+    batch_seals,
     key_fingerprint,
-    link,
-    seal_mac,
+    links,
     seal_ok,
 )
 from journey.infra.store.errors import AuditChainError, AuditKeyMismatch, PositionConflict
@@ -31,6 +30,7 @@ from journey.infra.store.rows import (
     AcceptedRow,
     BatchRecords,
     ChainInput,
+    EventRow,
     LogEntry,
     RejectRow,
     chunks,
@@ -206,9 +206,27 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
               text_column(r.source), int(r.accepted_before)) for r in rows],
         )
 
-    def _append_chain(self, c: Any, rows: list[ChainInput], *, key_checked: bool = False
-                      ) -> None:
-        """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
+    #: Whether ``insert_rows`` takes a UUID originator id as its 32 hex digits (SQLite's
+    #: column; the event store makes them so in the same pass as the rest of the row).
+    hex_ids = False
+
+    def insert_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
+        """``insert_events`` of rows, not ``StoredEvent`` objects (``events.JourneyEventStore``
+        writes them): their notification ids, in order."""
+        raise NotImplementedError
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        hex_ids = self.hex_ids
+        return self.insert_rows([
+            (s.originator_id.hex if hex_ids and isinstance(s.originator_id, UUID)
+             else s.originator_id, s.originator_version, s.topic, s.state)
+            for s in stored_events], **kwargs)
+
+    def _append_chain(self, c: Any, positions: Sequence[int], rows: Sequence[ChainInput], *,
+                      key_checked: bool = False) -> None:
+        """Chain (and seal) a batch's new event rows at their positions (ascending), in its
+        transaction.
 
         Called with the write lock held, after the events are inserted: nobody else can
         extend the chain in between, so its last row is the predecessor of the first one.
@@ -216,25 +234,15 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
         c.execute(f"SELECT position, hash FROM {self.chain_sql} ORDER BY position DESC LIMIT 1")
         head = c.fetchone()
         previous, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
-        if rows[0][0] <= previous:
+        if positions[0] <= previous:
             raise AuditChainError(
                 f"the audit chain reaches position {previous} but the log hands out "
-                f"{rows[0][0]}: events were deleted from the log; run journey audit verify"
+                f"{positions[0]}: events were deleted from the log; run journey audit verify"
             )
-        key = self.seal_key
         if not key_checked:  # else _write_records did, in this transaction
             self._check_seal_key(c)
-        chain: list[tuple[int, bytes]] = []
-        seals: list[tuple[int, bytes]] = []
-        for position, oid, version, topic, state in rows:
-            prev = link(prev, position, oid, version, topic, state)
-            chain.append((position, prev))
-            if crosses_seal_mark(previous, position):
-                seals.append((position, seal_mac(key, position, prev)))
-            previous = position
-        if not seals or seals[-1][0] != previous:
-            seals.append((previous, seal_mac(key, previous, prev)))  # the batch's last
-        self._insert_chain(c, chain, seals, now_text())
+        chain = links(prev, positions, rows)
+        self._insert_chain(c, chain, batch_seals(self.seal_key, previous, chain), now_text())
 
     def _check_seal_key(self, c: Any) -> None:
         """Refuse to write with another key than the store's (one key per store, so seals
