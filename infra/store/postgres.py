@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ProgrammingError, StoredEvent
@@ -17,7 +17,14 @@ from journey.infra.store import pg_batch
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.rows import AcceptedRow, BatchRecords, EventRow, LogEntry, RejectRow
+from journey.infra.store.rows import (
+    AcceptedRow,
+    BatchRecords,
+    ChainInput,
+    EventRow,
+    LogEntry,
+    RejectRow,
+)
 
 
 class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
@@ -43,6 +50,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         self.relay_sql = self.qualified("journey_relay")
         self.relay_acks_sql = self.qualified("journey_relay_acks")
         self.uuid_ids = self.datastore.originator_id_type == "uuid"
+        self.hex_ids = self.uuid_ids  # the chain hashes a uuid as 32 hex digits
         # The library's lock statements and the position read under the lock, one round trip
         # (no parameters: a multi-statement query); with NOTIFY when the batch has events.
         lock = SQL("; ").join(self.lock_table_statements)
@@ -196,12 +204,15 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
             copy_in(c, self.events_sql, "(originator_id, originator_version, topic, state)",
                     pg_batch.event_data(rows, self.uuid_ids))
             ids = self._new_ids(c, before, len(rows))
-            # The chain hashes a uuid as 32 hex digits, a text id as written.
-            self._append_chain(c, ids, [
-                (_uuid(oid).hex if self.uuid_ids else str(oid), version, topic, state)
-                for oid, version, topic, state in rows
+            # The chain hashes a uuid as 32 hex digits (as the rows hold it), a text id as
+            # written.
+            self._append_chain(c, ids, cast("Sequence[ChainInput]", rows) if self.hex_ids else [
+                (str(oid), version, topic, state) for oid, version, topic, state in rows
             ], key_checked=records is not None)
             return ids
+
+    def stored_id(self, originator_id: UUID | str) -> UUID | str:
+        return _uuid(originator_id).hex if self.hex_ids else originator_id
 
     def _lock(self, c: TupleCursor, notify: bool) -> int:
         """Take the table lock (the library's statements), NOTIFY the log's listeners if

@@ -206,22 +206,26 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
               text_column(r.source), int(r.accepted_before)) for r in rows],
         )
 
-    #: Whether ``insert_rows`` takes a UUID originator id as its 32 hex digits (SQLite's
-    #: column; the event store makes them so in the same pass as the rest of the row).
+    #: Whether ``insert_rows`` takes originator ids as 32 hex digits, not UUIDs (as SQLite
+    #: holds them and the chain hashes them; the event store writes them so in its pass).
     hex_ids = False
 
     def insert_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
         """``insert_events`` of rows, not ``StoredEvent`` objects (``events.JourneyEventStore``
-        writes them): their notification ids, in order."""
+        writes them), their originator ids as ``stored_id`` gives them: the rows'
+        notification ids, in order."""
         raise NotImplementedError
+
+    def stored_id(self, originator_id: UUID | str) -> UUID | str:
+        """An originator id as ``insert_rows`` takes it."""
+        return originator_id.hex if self.hex_ids and isinstance(originator_id, UUID) \
+            else originator_id
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
-        hex_ids = self.hex_ids
-        return self.insert_rows([
-            (s.originator_id.hex if hex_ids and isinstance(s.originator_id, UUID)
-             else s.originator_id, s.originator_version, s.topic, s.state)
-            for s in stored_events], **kwargs)
+        stored_id = self.stored_id
+        return self.insert_rows([(stored_id(s.originator_id), s.originator_version, s.topic,
+                                  s.state) for s in stored_events], **kwargs)
 
     def _append_chain(self, c: Any, positions: Sequence[int], rows: Sequence[ChainInput], *,
                       key_checked: bool = False) -> None:

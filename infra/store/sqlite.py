@@ -20,7 +20,6 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.recorder import JourneyRecorderMixin
 from journey.infra.store.rows import BatchRecords, ChainInput, EventRow
@@ -238,8 +237,8 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        return self._insert_rows(c, [(oid_text(s.originator_id), s.originator_version, s.topic,
-                                      s.state) for s in stored_events], **kwargs)
+        return self._insert_rows(c, [(self.stored_id(s.originator_id), s.originator_version,
+                                      s.topic, s.state) for s in stored_events], **kwargs)
 
     def _insert_rows(self, c: SQLiteCursor, rows: Sequence[EventRow], **kwargs: Any
                      ) -> list[int]:
