@@ -292,14 +292,14 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
         """Content hashes of the given touchpoint ids that were accepted before."""
         found: dict[str, bytes] = {}
-        with self._read() as c:
+        with self.read_rows() as c:
             for chunk in chunks(touchpoint_ids):
                 c.execute(
                     f"SELECT touchpoint_id, content_hash FROM {self.touchpoints_sql} "
                     f"WHERE touchpoint_id IN ({','.join([self.ph] * len(chunk))})",
                     chunk,
                 )
-                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+                found.update((tid, bytes(digest)) for tid, digest in c.fetchall())
         return found
 
     def aggregate_log(self, aggregate_id: UUID) -> list[LogEntry]:
@@ -313,20 +313,19 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     def histories(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The stored events of many aggregates, each in version order, in few queries."""
         found: dict[UUID, list[StoredEvent]] = {}
-        with self._read() as c:
+        with self.read_rows() as c:
             for chunk in chunks(aggregate_ids):
+                asked = {self._id_param(i): i for i in chunk}  # the caller's UUIDs, not parsed
                 c.execute(
                     "SELECT originator_id, originator_version, topic, state "
                     f"FROM {self.events_sql} WHERE originator_id IN "
                     f"({','.join([self.ph] * len(chunk))}) "
                     "ORDER BY originator_id, originator_version",
-                    [self._id_param(i) for i in chunk],
+                    list(asked),
                 )
-                for row in c.fetchall():
-                    oid = row[0] if isinstance(row[0], UUID) else UUID(row[0])
-                    found.setdefault(oid, []).append(
-                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
-                    )
+                for oid, version, topic, state in c.fetchall():
+                    key = asked.get(oid) or (oid if isinstance(oid, UUID) else UUID(oid))
+                    found.setdefault(key, []).append(StoredEvent(key, version, topic, bytes(state)))
         return found
 
     def upgrade_journey_tables(self, c: Any) -> None:
