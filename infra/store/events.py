@@ -1,11 +1,12 @@
 """A batch of domain events into the store in one pass: from each event to its row.
 
 The library's ``EventStore.put`` makes a ``StoredEvent`` of each event through the mapper's
-generic path, then a ``Notification`` and a ``Recording``: ~12 µs an event before any SQL,
-a third of a batch's write. Ours encodes each event's state straight from its ``__dict__``
-(``OrjsonTranscoder.encode_state``: the same bytes), hands the recorder plain rows, and
-makes a ``Recording`` only when one is read (the ingest reads the last). A mapper with a
-cipher or a compressor, another transcoder or recorder, take the library's way.
+generic path, then a ``Notification`` and a ``Recording``: 8-12 µs an event here before any
+SQL, about two thirds of the Python of a batch's write. Ours encodes each event's state
+straight from its ``__dict__`` (``OrjsonTranscoder.encode_state``: the same bytes), hands
+the recorder plain rows, and makes a ``Recording`` only when one is read (the ingest reads
+the last). A mapper with a cipher or a compressor, another transcoder or recorder, take the
+library's way.
 """
 
 from __future__ import annotations
