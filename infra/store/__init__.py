@@ -23,6 +23,8 @@ a lock while deciding.
 Modules: ``rows`` (what is read and written), ``recorder`` (the SQL both dialects share),
 ``rejects`` (the rejects read page by page, open or all),
 ``chain`` (the hash chain's encoding, links and seals, extended with every batch),
+``events`` (the event store's put: a batch of domain events to rows in one pass),
+``transcoder`` (the stored events' JSON, the library's bytes written by orjson),
 ``bookkeeping`` (checkpoints, offsets, positions, leases), ``sqlite`` and ``postgres`` (the
 dialects), ``urls`` (store URLs both ways, the schema name validated), ``identifiers`` (table
 and schema names quoted in SQL), ``application`` (opening a store).

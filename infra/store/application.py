@@ -7,7 +7,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -15,19 +14,20 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     JSONTranscoder,
     PersistenceError,
     Transcoder,
-    Transcoding,
 )
 
 from journey.domain.legacy_topics import register_old_topics
 from journey.infra.settings import AUDIT_SECRET_FILE_ENV, audit_secret_from
 from journey.infra.store.chain import audit_key
 from journey.infra.store.errors import StoreError, StoreMissing
+from journey.infra.store.events import JourneyEventStore
 from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.transcoder import OrjsonTranscoder
+from journey.infra.store.transcoder import DateAsISO, OrjsonTranscoder
 from journey.infra.store.urls import (
     connection_error,
     postgres_connection_args,
@@ -36,19 +36,6 @@ from journey.infra.store.urls import (
 )
 
 # --- the application ---------------------------------------------------------------------------
-
-
-class DateAsISO(Transcoding):
-    """Calendar dates (``due_date``) as ``YYYY-MM-DD``."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 class JourneyApplication(Application[UUID]):
@@ -71,6 +58,9 @@ class JourneyApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return JourneyEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_recorder(self) -> ApplicationRecorder:
         recorder = super().construct_recorder()

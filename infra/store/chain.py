@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 ZERO_HASH = bytes(32)
@@ -83,6 +84,40 @@ def link(prev: bytes, position: int, originator_id: str, version: int, topic: st
     return _sha256(
         prev + _HEADER.pack(position, version, len(oid), len(top), len(state)) + oid + top + state
     ).digest()
+
+
+def links(prev: bytes, positions: Iterable[int],
+          rows: Iterable[tuple[str, int, str, bytes]]) -> list[tuple[int, bytes]]:
+    """(position, chain hash) of each (originator_id, version, topic, state) row at its
+    position, given the hash before the first: ``link`` over a batch, in one loop."""
+    header, sha256 = _HEADER.pack, _sha256
+    topics: dict[str, bytes] = {}  # a batch has a few dozen topics
+    chain: list[tuple[int, bytes]] = []
+    append = chain.append
+    for position, (originator_id, version, topic, state) in zip(positions, rows, strict=True):
+        top = topics.get(topic)
+        if top is None:
+            top = topics[topic] = topic.encode()
+        oid = originator_id.encode()
+        prev = sha256(b"".join((prev, header(position, version, len(oid), len(top), len(state)),
+                                oid, top, state))).digest()
+        append((position, prev))
+    return chain
+
+
+def batch_seals(key: bytes, previous: int, chain: Sequence[tuple[int, bytes]]
+                ) -> list[tuple[int, bytes]]:
+    """The seals of a batch's chain rows (not empty) after the chained position ``previous``:
+    the first row at or past each multiple of SEAL_EVERY (``crosses_seal_mark``), the last."""
+    seals: list[tuple[int, bytes]] = []
+    for position, digest in chain:
+        if position // SEAL_EVERY > previous // SEAL_EVERY:
+            seals.append((position, seal_mac(key, position, digest)))
+        previous = position
+    last, digest = chain[-1]
+    if not seals or seals[-1][0] != last:
+        seals.append((last, seal_mac(key, last, digest)))
+    return seals
 
 
 def seal_mac(key: bytes, position: int, chain_hash: bytes) -> bytes:

@@ -66,14 +66,17 @@ def copy_data(rows: Iterable[Sequence[Any]], fields: Sequence[Field]) -> bytes:
 
 def event_data(events: Iterable[tuple[UUID | str, int, str, bytes]], uuid_ids: bool) -> bytes:
     """COPY stream of (originator_id, originator_version, topic, state) rows for the events
-    table; ``uuid_ids``: its originator_id column is a ``uuid`` (else ``text``)."""
+    table; ``uuid_ids``: its originator_id column is a ``uuid`` (else ``text``), each id a
+    UUID or its 32 hex digits."""
     parts = [SIGNATURE]
     append = parts.append
     if uuid_ids:
         head = _EVENT_HEAD.pack
         for oid, version, topic, state in events:
             topic_bytes = topic.encode()
-            raw = oid.bytes if isinstance(oid, UUID) else UUID(oid).bytes
+            raw = oid.bytes if isinstance(oid, UUID) else bytes.fromhex(oid)
+            if len(raw) != 16:  # struct would pad it
+                raise ValueError(f"not a uuid's 32 hex digits: {oid!r}")
             append(head(4, 16, raw, 8, version, len(topic_bytes)))
             append(topic_bytes)
             append(_INT4.pack(len(state)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import ProgrammingError, StoredEvent
@@ -14,11 +14,17 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from journey.infra.store import pg_batch
-from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.identifiers import pg_identifier
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.rows import AcceptedRow, BatchRecords, LogEntry, RejectRow
+from journey.infra.store.rows import (
+    AcceptedRow,
+    BatchRecords,
+    ChainInput,
+    EventRow,
+    LogEntry,
+    RejectRow,
+)
 
 
 class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder):
@@ -44,6 +50,7 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         self.relay_sql = self.qualified("journey_relay")
         self.relay_acks_sql = self.qualified("journey_relay_acks")
         self.uuid_ids = self.datastore.originator_id_type == "uuid"
+        self.hex_ids = self.uuid_ids  # the chain hashes a uuid as 32 hex digits
         # The library's lock statements and the position read under the lock, one round trip
         # (no parameters: a multi-statement query); with NOTIFY when the batch has events.
         lock = SQL("; ").join(self.lock_table_statements)
@@ -185,26 +192,27 @@ class JourneyPostgresRecorder(JourneyRecorderMixin, PostgresApplicationRecorder)
         value = row[0] if isinstance(row, tuple) else next(iter(row.values()))
         return int(value or 0)
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
-                      ) -> Sequence[int] | None:
+    def insert_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
         records: BatchRecords | None = kwargs.get("journey")
         with self.datastore.transaction(commit=True) as curs:
             c = TupleCursor(curs)
-            before = self._lock(c, notify=bool(stored_events))
+            before = self._lock(c, notify=bool(rows))
             if records is not None:
                 self._write_records(c, records, before)
-            if not stored_events:
+            if not rows:
                 return []
-            rows = [(s.originator_id, s.originator_version, s.topic, s.state)
-                    for s in stored_events]
             copy_in(c, self.events_sql, "(originator_id, originator_version, topic, state)",
                     pg_batch.event_data(rows, self.uuid_ids))
             ids = self._new_ids(c, before, len(rows))
-            self._append_chain(c, [
-                (i, oid_text(_uuid(oid)) if self.uuid_ids else str(oid), version, topic, state)
-                for i, (oid, version, topic, state) in zip(ids, rows, strict=True)
+            # The chain hashes a uuid as 32 hex digits (as the rows hold it), a text id as
+            # written.
+            self._append_chain(c, ids, cast("Sequence[ChainInput]", rows) if self.hex_ids else [
+                (str(oid), version, topic, state) for oid, version, topic, state in rows
             ], key_checked=records is not None)
             return ids
+
+    def stored_id(self, originator_id: UUID | str) -> UUID | str:
+        return _uuid(originator_id).hex if self.hex_ids else originator_id
 
     def _lock(self, c: TupleCursor, notify: bool) -> int:
         """Take the table lock (the library's statements), NOTIFY the log's listeners if

@@ -18,10 +18,9 @@ from journey.infra.store.chain import (
     DEFAULT_FINGERPRINT,
     ZERO_HASH,
     audit_key,
-    crosses_seal_mark,
+    batch_seals,
     key_fingerprint,
-    link,
-    seal_mac,
+    links,
     seal_ok,
 )
 from journey.infra.store.errors import AuditChainError, AuditKeyMismatch, PositionConflict
@@ -31,6 +30,7 @@ from journey.infra.store.rows import (
     AcceptedRow,
     BatchRecords,
     ChainInput,
+    EventRow,
     LogEntry,
     RejectRow,
     chunks,
@@ -206,9 +206,31 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
               text_column(r.source), int(r.accepted_before)) for r in rows],
         )
 
-    def _append_chain(self, c: Any, rows: list[ChainInput], *, key_checked: bool = False
-                      ) -> None:
-        """Chain (and seal) a batch's new event rows, ordered by position, in its transaction.
+    #: Whether ``insert_rows`` takes originator ids as 32 hex digits, not UUIDs (as SQLite
+    #: holds them and the chain hashes them; the event store writes them so in its pass).
+    hex_ids = False
+
+    def insert_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
+        """``insert_events`` of rows, not ``StoredEvent`` objects (``events.JourneyEventStore``
+        writes them), their originator ids as ``stored_id`` gives them: the rows'
+        notification ids, in order."""
+        raise NotImplementedError
+
+    def stored_id(self, originator_id: UUID | str) -> UUID | str:
+        """An originator id as ``insert_rows`` takes it."""
+        return originator_id.hex if self.hex_ids and isinstance(originator_id, UUID) \
+            else originator_id
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        stored_id = self.stored_id
+        return self.insert_rows([(stored_id(s.originator_id), s.originator_version, s.topic,
+                                  s.state) for s in stored_events], **kwargs)
+
+    def _append_chain(self, c: Any, positions: Sequence[int], rows: Sequence[ChainInput], *,
+                      key_checked: bool = False) -> None:
+        """Chain (and seal) a batch's new event rows at their positions (ascending), in its
+        transaction.
 
         Called with the write lock held, after the events are inserted: nobody else can
         extend the chain in between, so its last row is the predecessor of the first one.
@@ -216,25 +238,15 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
         c.execute(f"SELECT position, hash FROM {self.chain_sql} ORDER BY position DESC LIMIT 1")
         head = c.fetchone()
         previous, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
-        if rows[0][0] <= previous:
+        if positions[0] <= previous:
             raise AuditChainError(
                 f"the audit chain reaches position {previous} but the log hands out "
-                f"{rows[0][0]}: events were deleted from the log; run journey audit verify"
+                f"{positions[0]}: events were deleted from the log; run journey audit verify"
             )
-        key = self.seal_key
         if not key_checked:  # else _write_records did, in this transaction
             self._check_seal_key(c)
-        chain: list[tuple[int, bytes]] = []
-        seals: list[tuple[int, bytes]] = []
-        for position, oid, version, topic, state in rows:
-            prev = link(prev, position, oid, version, topic, state)
-            chain.append((position, prev))
-            if crosses_seal_mark(previous, position):
-                seals.append((position, seal_mac(key, position, prev)))
-            previous = position
-        if not seals or seals[-1][0] != previous:
-            seals.append((previous, seal_mac(key, previous, prev)))  # the batch's last
-        self._insert_chain(c, chain, seals, now_text())
+        chain = links(prev, positions, rows)
+        self._insert_chain(c, chain, batch_seals(self.seal_key, previous, chain), now_text())
 
     def _check_seal_key(self, c: Any) -> None:
         """Refuse to write with another key than the store's (one key per store, so seals
@@ -280,14 +292,14 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     def touchpoint_hashes(self, touchpoint_ids: Sequence[str]) -> dict[str, bytes]:
         """Content hashes of the given touchpoint ids that were accepted before."""
         found: dict[str, bytes] = {}
-        with self._read() as c:
+        with self.read_rows() as c:
             for chunk in chunks(touchpoint_ids):
                 c.execute(
                     f"SELECT touchpoint_id, content_hash FROM {self.touchpoints_sql} "
                     f"WHERE touchpoint_id IN ({','.join([self.ph] * len(chunk))})",
                     chunk,
                 )
-                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+                found.update((tid, bytes(digest)) for tid, digest in c.fetchall())
         return found
 
     def aggregate_log(self, aggregate_id: UUID) -> list[LogEntry]:
@@ -301,20 +313,19 @@ class JourneyRecorderMixin(Bookkeeping, RejectQueries):
     def histories(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The stored events of many aggregates, each in version order, in few queries."""
         found: dict[UUID, list[StoredEvent]] = {}
-        with self._read() as c:
+        with self.read_rows() as c:
             for chunk in chunks(aggregate_ids):
+                asked = {self._id_param(i): i for i in chunk}  # the caller's UUIDs, not parsed
                 c.execute(
                     "SELECT originator_id, originator_version, topic, state "
                     f"FROM {self.events_sql} WHERE originator_id IN "
                     f"({','.join([self.ph] * len(chunk))}) "
                     "ORDER BY originator_id, originator_version",
-                    [self._id_param(i) for i in chunk],
+                    list(asked),
                 )
-                for row in c.fetchall():
-                    oid = row[0] if isinstance(row[0], UUID) else UUID(row[0])
-                    found.setdefault(oid, []).append(
-                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
-                    )
+                for oid, version, topic, state in c.fetchall():
+                    key = asked.get(oid) or (oid if isinstance(oid, UUID) else UUID(oid))
+                    found.setdefault(key, []).append(StoredEvent(key, version, topic, bytes(state)))
         return found
 
     def upgrade_journey_tables(self, c: Any) -> None:

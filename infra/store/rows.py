@@ -13,8 +13,10 @@ from eventsourcing.persistence import Notification
 CHUNK = 500  # ids per IN (...) query
 
 
-#: (position, originator_id as 32 hex digits, originator_version, topic, state)
-ChainInput = tuple[int, str, int, str, bytes]
+#: An event as the recorders write it: (originator_id, originator_version, topic, state).
+EventRow = tuple[UUID | str, int, str, bytes]
+#: An event as the chain hashes it: (originator_id as text, originator_version, topic, state).
+ChainInput = tuple[str, int, str, bytes]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, StoredEvent
@@ -20,10 +20,9 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from journey.infra.store.chain import oid_text
 from journey.infra.store.errors import LeaseHeld
 from journey.infra.store.recorder import JourneyRecorderMixin
-from journey.infra.store.rows import BatchRecords
+from journey.infra.store.rows import BatchRecords, ChainInput, EventRow
 
 
 def create_private_file(db_name: str) -> None:
@@ -79,6 +78,7 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
     """SQLite recorder: one ``executemany`` per batch instead of one ``execute`` per event."""
 
     ph = "?"
+    hex_ids = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -227,29 +227,30 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         c.execute("SELECT name FROM pragma_table_info(?)", (table,))
         return {row[0] for row in c.fetchall()}
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
-                      ) -> Sequence[int] | None:
+    def insert_rows(self, rows: Sequence[EventRow], **kwargs: Any) -> list[int]:
         with (
             self.datastore.get_connection(commit=True) as conn,
             ImmediateTransaction(conn, commit=True) as c,
             c,
         ):
-            return self._insert_events(self._tuned(c), stored_events, **kwargs)
+            return self._insert_rows(self._tuned(c), rows, **kwargs)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
+        return self._insert_rows(c, [(self.stored_id(s.originator_id), s.originator_version,
+                                      s.topic, s.state) for s in stored_events], **kwargs)
+
+    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[EventRow], **kwargs: Any
+                     ) -> list[int]:
         records: BatchRecords | None = kwargs.get("journey")
         if records is not None:
             self._write_records(c, records)
-        if not stored_events:
+        if not rows:
             return []
-        params = [(oid_text(s.originator_id), s.originator_version, s.topic, s.state)
-                  for s in stored_events]
-        c.executemany(self.insert_events_statement, params)
-        # The write lock is held, so the new rowids are the last len(stored_events) ones.
+        c.executemany(self.insert_events_statement, rows)
+        # The write lock is held, so the new rowids are the last len(rows) ones.
         last = self._position(c)
-        ids = list(range(last - len(stored_events) + 1, last + 1))
-        self._append_chain(c, [(i, *row) for i, row in zip(ids, params, strict=True)],
+        ids = range(last - len(rows) + 1, last + 1)
+        self._append_chain(c, ids, cast("Sequence[ChainInput]", rows),  # hex ids: hex_ids
                            key_checked=records is not None)
-        return ids
-
+        return list(ids)

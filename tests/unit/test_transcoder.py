@@ -67,3 +67,23 @@ def test_what_the_library_refuses_is_refused() -> None:
 
     with pytest.raises(TranscodingNotRegisteredError):
         OURS.encode({"x": Unknown()})
+
+
+naive_or_zoned = st.datetimes(timezones=st.none() | zones)
+top_level = st.one_of(nested, st.floats(allow_nan=False, allow_infinity=False), st.uuids(),
+                      naive_or_zoned, st.dates(), st.decimals(allow_nan=False, places=3))
+
+
+@FAST
+@given(st.dictionaries(st.text(max_size=12), top_level, max_size=10))
+def test_the_batch_writers_encoding_is_the_librarys(state: dict[str, object]) -> None:
+    expected = LIBRARY.encode(state)
+    assert OURS.encode_state(dict(state)) == expected
+
+
+def test_the_batch_writers_encoding_falls_back_where_orjson_would_differ() -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for state in ({"when": when, "big": 2**70}, {"when": when, "keys": {1: "one"}},
+                  {"when": when, "lines": [{"at": when, "price": Decimal("1.10")}]},
+                  {"day": date(2026, 2, 1), "lines": [date(2026, 2, 2)], "x": 1.5}):
+        assert OURS.encode_state(dict(state)) == LIBRARY.encode(state), state
