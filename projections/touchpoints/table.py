@@ -83,12 +83,11 @@ class SqlTouchpointState(MemoryTouchpointState):
             touchpoint = TOUCHPOINT_CLASSES.get(cls)
             if touchpoint is None:
                 continue
-            subject: str | None = None
-            if touchpoint.kind != "part":
-                subject = touchpoint.entity(event)
-            elif (repair_id := getattr(event, "repair_id", None)) is not None:
-                repairs.add(repair_id)
-                subject = f"repair:{repair_id}"
+            repair_id: str | None = None
+            if touchpoint.kind == "part":
+                repair_id = getattr(event, "repair_id", None)
+                if repair_id is not None:
+                    repairs.add(repair_id)
             if cls is Repair.Requested:
                 serials.add(event.serial)
                 requested[event.repair_id] = event.serial
@@ -99,8 +98,12 @@ class SqlTouchpointState(MemoryTouchpointState):
             elif (cls is Case.Opened and event.demand == "unknown"
                   and event.subject is not None):
                 subjects.add(f"{event.subject['type']}:{event.subject['id']}")
-            if subject is not None and touchpoint.code(event) is not None:
-                subjects.add(subject)
+            if ((event.error is not None or touchpoint.code_rule is not None)
+                    and touchpoint.code(event) is not None):  # its subject has an error
+                if touchpoint.kind != "part":
+                    subjects.add(touchpoint.entity(event))
+                elif repair_id is not None:
+                    subjects.add(f"repair:{repair_id}")
         self.load_repairs(repairs)
         completed = set()  # serials whose open requests a fixed completion may classify
         for repair_id in fixed:
