@@ -8,7 +8,7 @@ view's DDL, loads and writes sit beside its fold (``touchpoints/table.py``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +58,77 @@ def insert_rows(db: Dialect, c: Any, table: str, rows: Sequence[Sequence[Any]]) 
         return
     c.executemany(db.sql(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})"),
                   rows)
+
+
+def postgres(c: Any) -> bool:
+    """Whether ``c`` is a PostgreSQL cursor (psycopg's have ``copy``; sqlite3's do not)."""
+    return getattr(c, "copy", None) is not None
+
+
+def write_rows(db: Dialect, c: Any, statement: str, types: str,
+               rows: Sequence[Sequence[Any]]) -> None:
+    """``statement`` (an ``INSERT ... VALUES (?,...) [ON CONFLICT ...]``) for each of
+    ``rows``: SQLite's ``executemany``; on PostgreSQL one statement over the rows as
+    arrays of ``types`` (their SQL types, one a column, space-separated) by ``unnest``,
+    where ``executemany`` costs a statement per row (on the client and the server). The
+    rows must not repeat a conflict key (PostgreSQL refuses to update a row twice)."""
+    if not rows:
+        return
+    if not postgres(c):
+        c.executemany(db.sql(statement), rows)
+        return
+    values = f"VALUES ({','.join('?' * len(rows[0]))})"
+    assert values in statement, statement
+    arrays = ", ".join(f"?::{kind}[]" for kind in types.split())
+    c.execute(db.sql(statement.replace(values, f"SELECT * FROM unnest({arrays})")),
+              [list(column) for column in zip(*rows, strict=True)])
+
+
+def update_rows(db: Dialect, c: Any, table: str, columns: str, keys: str, types: str,
+                rows: Sequence[Sequence[Any]]) -> None:
+    """``UPDATE table SET columns WHERE keys`` for each of ``rows`` (the new values, then
+    the keys; their SQL ``types`` as in ``write_rows``): one statement on PostgreSQL (the
+    rows as arrays), ``executemany`` on SQLite."""
+    if not rows:
+        return
+    names, key_names = columns.split(", "), keys.split(", ")
+    if not postgres(c):
+        c.executemany(db.sql(
+            f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in names)} "
+            f"WHERE {' AND '.join(f'{key} = ?' for key in key_names)}"), rows)
+        return
+    arrays = ", ".join(f"?::{kind}[]" for kind in types.split())
+    c.execute(db.sql(
+        f"UPDATE {table} AS t SET {', '.join(f'{name} = v.{name}' for name in names)} "
+        f"FROM unnest({arrays}) AS v({columns}, {keys}) "
+        f"WHERE {' AND '.join(f't.{key} = v.{key}' for key in key_names)}"),
+        [list(column) for column in zip(*rows, strict=True)])
+
+
+#: Keys per ``IN (...)`` list on SQLite (its oldest limit of bound parameters is 999).
+IN_CHUNK = 500
+
+
+def select_in(db: Dialect, c: Any, select: str, keys: Collection[Any], rest: str = "",
+              params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``select`` (ending in a key column: ``... WHERE serial``; ``params``:
+    its own parameters) whose key is one of ``keys``, then ``rest`` (``GROUP BY ...``): a
+    batch's keys read at once instead of one statement per key. One statement on
+    PostgreSQL (``= ANY``, the keys as one array), ``IN (...)`` lists of ``IN_CHUNK`` keys
+    on SQLite."""
+    if not keys:
+        return []
+    listed = sorted(keys)
+    if postgres(c):
+        c.execute(db.sql(f"{select} = ANY(?){rest}"), (*params, listed))
+        return list(c.fetchall())
+    rows: list[Any] = []
+    for start in range(0, len(listed), IN_CHUNK):
+        chunk = listed[start:start + IN_CHUNK]
+        c.execute(db.sql(f"{select} IN ({','.join('?' * len(chunk))}){rest}"),
+                  (*params, *chunk))
+        rows.extend(c.fetchall())
+    return rows
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,12 @@ def _stock_in_memory() -> Fold:
     return _Stock(kept.get, kept)
 
 
+def _touchpoints_over(db: Dialect, c: Any, t: Tables, events: Events) -> Fold:
+    state = SqlTouchpointState(db, c, t)
+    state.prepare(events)
+    return _Touchpoints(state)
+
+
 def _service_over(db: Dialect, c: Any, t: Tables, events: Events) -> Fold:
     fold = ServiceFold(SqlServiceState(db, c, t))
     fold.prepare(events)
@@ -122,12 +128,12 @@ def _service_over(db: Dialect, c: Any, t: Tables, events: Events) -> Fold:
 VIEWS: dict[str, Projection] = {
     "touchpoints": Projection(
         touchpoint_statements,
-        lambda db, c, t, events: _Touchpoints(SqlTouchpointState(db, c, t)),
+        _touchpoints_over,
         lambda: _Touchpoints(MemoryTouchpointState()),
         write_touchpoints),
     "stock": Projection(
         stock_statements,
-        lambda db, c, t, events: _Stock(load_stock(db, c, t)),
+        lambda db, c, t, events: _Stock(load_stock(db, c, t, events)),
         _stock_in_memory,
         write_stock,
         (Upgrade("view_stock", WINDOW_SUM_COLUMNS, add_window_sums),)),

@@ -10,7 +10,7 @@ the batches were. Money is TEXT with exactly 2 decimals (exact; never a float co
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,7 @@ from journey.projections.service.state import (
     RatingRow,
     RepairRow,
 )
-from journey.projections.tables import Dialect, Tables
+from journey.projections.tables import Dialect, Tables, select_in, write_rows
 
 _CASES = "case_id, customer_id, month, opened_us, resolved_us, reopened"
 _REPAIRS = ("repair_id, customer_id, serial, month, requested_us, request_error, done_us, "
@@ -38,8 +38,6 @@ _INVOICES = ("invoice_id, customer_id, currency, month, due_date, issued_amount,
              "amount, paid, balance, unpaid, reminders")
 _RATINGS = "touchpoint_id, customer_id, case_id, month, occurred_us, score, after_error"
 _INVOICE_MONTHS = "month, currency, issued, amount, paid, outstanding"
-#: Keys per ``IN (...)`` list (SQLite's oldest limit of bound parameters is 999).
-_CHUNK = 500
 #: What ``prepare`` looks for in each touchpoint class (0: only a possible error code).
 _RESOLVED, _CASE, _REQUESTED, _COMPLETED, _ISSUED, _INVOICE = range(1, 7)
 _NEEDS = {cls: 0 for cls in TOUCHPOINT_CLASSES} | {
@@ -100,12 +98,6 @@ def statements(t: Tables, uid: str) -> list[str]:
     ]
 
 
-def _chunks(keys: Iterable[Any]) -> Iterator[list[Any]]:
-    listed = sorted(keys)
-    for start in range(0, len(listed), _CHUNK):
-        yield listed[start:start + _CHUNK]
-
-
 def _invoice(r: Sequence[Any]) -> InvoiceRecord:
     return InvoiceRecord(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]),
                          Decimal(r[7]), Decimal(r[8]), Decimal(r[9]), int(r[11]))
@@ -129,13 +121,8 @@ class SqlServiceState(MemoryServiceState):
 
     def _in(self, columns: str, table: str, key: str, keys: Collection[Any],
             where: str = "") -> list[Any]:
-        rows: list[Any] = []
-        for chunk in _chunks(keys):
-            self.c.execute(self.db.sql(
-                f"SELECT {columns} FROM {table} WHERE {where}{key} IN "
-                f"({','.join('?' * len(chunk))})"), chunk)
-            rows.extend(self.c.fetchall())
-        return rows
+        return select_in(self.db, self.c, f"SELECT {columns} FROM {table} WHERE {where}{key}",
+                         keys)
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> None:
         cases: set[str] = set()
@@ -160,6 +147,7 @@ class SqlServiceState(MemoryServiceState):
             elif need == _REQUESTED:
                 repairs.add(event.repair_id)
                 serials.add(event.serial)
+                customers.add(event.customer_id)  # a repeat_repair is an error of theirs
             elif need == _COMPLETED:
                 repairs.add(event.repair_id)
                 if event.outcome == "fixed":
@@ -282,28 +270,31 @@ def write_service(db: Dialect, c: Any, t: Tables, w: ServiceWrites) -> None:
     """Write a batch's rows, then compute the KPI rows of the months it touched."""
     q = db.sql
     upserts = (
-        (t.view_service_cases, _CASES, "case_id", w.cases),
-        (t.view_service_repairs, _REPAIRS, "repair_id", w.repairs),
-        (t.view_service_invoices, _INVOICES, "invoice_id", w.invoices),
-        (t.view_service_invoice_months, _INVOICE_MONTHS, "month, currency", w.invoice_months),
-        (t.view_service_ratings, _RATINGS, "touchpoint_id", w.ratings),
-        (t.view_service_customers, "customer_id, first_error_us", "customer_id", w.customers),
+        (t.view_service_cases, _CASES, "case_id", "text text text bigint bigint int", w.cases),
+        (t.view_service_repairs, _REPAIRS, "repair_id",
+         "text text text text bigint int bigint bigint text bigint bigint", w.repairs),
+        (t.view_service_invoices, _INVOICES, "invoice_id",
+         "text text text text text text text text text text int bigint", w.invoices),
+        (t.view_service_invoice_months, _INVOICE_MONTHS, "month, currency",
+         "text text bigint text text text", w.invoice_months),
+        (t.view_service_ratings, _RATINGS, "touchpoint_id", "text text text text bigint int int",
+         w.ratings),
+        (t.view_service_customers, "customer_id, first_error_us", "customer_id", "text bigint",
+         w.customers),
     )
-    for table, columns, key, rows in upserts:
-        if rows:
-            c.executemany(q(_upsert(table, columns, key)), rows)
+    for table, columns, key, types, rows in upserts:
+        write_rows(db, c, _upsert(table, columns, key), types, rows)
     if w.satisfaction:
-        c.executemany(q(
-            f"INSERT INTO {t.view_service_satisfaction} AS s VALUES (?,?,?,?) "
-            "ON CONFLICT (month, after_error, score) "
-            "DO UPDATE SET ratings = s.ratings + excluded.ratings"), w.satisfaction)
+        write_rows(db, c, f"INSERT INTO {t.view_service_satisfaction} AS s VALUES (?,?,?,?) "
+                   "ON CONFLICT (month, after_error, score) "
+                   "DO UPDATE SET ratings = s.ratings + excluded.ratings", "text int int bigint",
+                   w.satisfaction)
         if any(n < 0 for *_, n in w.satisfaction):  # ratings moved away: no empty rows
             c.execute(f"DELETE FROM {t.view_service_satisfaction} WHERE ratings = 0")
-    if w.parts:
-        c.executemany(q(
-            f"INSERT INTO {t.view_service_part_months} AS p VALUES (?,?,?) ON CONFLICT (month) "
-            "DO UPDATE SET reservations = p.reservations + excluded.reservations, "
-            "filled = p.filled + excluded.filled"), w.parts)
+    write_rows(db, c, f"INSERT INTO {t.view_service_part_months} AS p VALUES (?,?,?) "
+               "ON CONFLICT (month) DO UPDATE SET "
+               "reservations = p.reservations + excluded.reservations, "
+               "filled = p.filled + excluded.filled", "text bigint bigint", w.parts)
     if w.latest_us is not None:
         c.execute(q(
             f"INSERT INTO {t.view_service_meta} AS m VALUES ('latest_occurred_us', ?) "
@@ -326,11 +317,8 @@ def _upsert(table: str, columns: str, key: str) -> str:
 def _by_month(db: Dialect, c: Any, columns: str, table: str, months: list[str]
               ) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {month: [] for month in months}
-    for chunk in _chunks(months):
-        c.execute(db.sql(f"SELECT month, {columns} FROM {table} WHERE month IN "
-                         f"({','.join('?' * len(chunk))})"), chunk)
-        for row in c.fetchall():
-            found[row[0]].append(row)
+    for row in select_in(db, c, f"SELECT month, {columns} FROM {table} WHERE month", months):
+        found[row[0]].append(row)
     return found
 
 
@@ -341,9 +329,10 @@ def _case_months(db: Dialect, c: Any, t: Tables, months: list[str]) -> None:
         spans = sorted(span(r[1], r[2]) for r in cases if r[2] is not None)
         rows.append((month, len(cases), len(spans), sum(r[3] for r in cases),
                      percentile(spans, P50), percentile(spans, P90)))
-    c.executemany(db.sql(_upsert(
+    write_rows(db, c, _upsert(
         t.view_service_case_months,
-        "month, opened, resolved, reopened, resolve_p50_us, resolve_p90_us", "month")), rows)
+        "month, opened, resolved, reopened, resolve_p50_us, resolve_p90_us", "month"),
+        "text bigint bigint bigint bigint bigint", rows)
 
 
 def _repair_months(db: Dialect, c: Any, t: Tables, months: list[str]) -> None:
@@ -355,7 +344,7 @@ def _repair_months(db: Dialect, c: Any, t: Tables, months: list[str]) -> None:
         first_time = sum(1 for r in repairs if r[2] == "fixed")
         rows.append((month, len(repairs), completed, first_time, len(spans),
                      percentile(spans, P50), percentile(spans, P90)))
-    c.executemany(db.sql(_upsert(
+    write_rows(db, c, _upsert(
         t.view_service_repair_months,
         "month, requested, completed, first_time_fixed, fixed, fix_p50_us, fix_p90_us",
-        "month")), rows)
+        "month"), "text bigint bigint bigint bigint bigint bigint", rows)

@@ -9,14 +9,21 @@ issued quantity per day; ``view_stock_meta`` the window's last day (``as_of_day`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from journey.domain.stock import PartStock
 from journey.projections.stock.fold import Pair, StockWrites, blank_stock
 from journey.projections.stock.planning import Planning
-from journey.projections.tables import ADDED_COLUMNS, Dialect, Tables
+from journey.projections.tables import (
+    ADDED_COLUMNS,
+    Dialect,
+    Tables,
+    select_in,
+    update_rows,
+    write_rows,
+)
 
 
 def statements(t: Tables, uid: str) -> list[str]:
@@ -37,36 +44,47 @@ def statements(t: Tables, uid: str) -> list[str]:
     ]
 
 
-def load_stock(db: Dialect, c: Any, t: Tables) -> Callable[[Pair], PartStock | None]:
+def load_stock(db: Dialect, c: Any, t: Tables, events: Sequence[tuple[int, Any]] = ()
+               ) -> Callable[[Pair], PartStock | None]:
+    """A pair's state as the table holds it: the pairs the batch's ``events`` move are read
+    at once (all locations of their parts), any other pair when asked."""
+    pairs = {(e.part_id, e.location) for _, e in events if isinstance(e, PartStock.Movement)}
+    found: dict[Pair, PartStock | None] = dict.fromkeys(pairs)
+    head = f"SELECT part_id, location, on_hand, reservations, backorders FROM {t.view_stock} "
+    for part_id, location, on_hand, reservations, backorders in select_in(
+            db, c, head + "WHERE part_id", {part_id for part_id, _ in pairs}):
+        if (part_id, location) in found:
+            found[part_id, location] = _stock(part_id, location, on_hand, reservations,
+                                              backorders)
+
     def load(pair: Pair) -> PartStock | None:
-        c.execute(db.sql(f"SELECT on_hand, reservations, backorders FROM {t.view_stock} "
-                         "WHERE part_id = ? AND location = ?"), pair)
+        if pair in found:
+            return found[pair]
+        c.execute(db.sql(head + "WHERE part_id = ? AND location = ?"), pair)
         row = c.fetchone()
-        if row is None:
-            return None
-        stock = blank_stock(*pair)
-        stock.on_hand = int(row[0])
-        stock.reservations = json.loads(row[1])
-        stock.backorders = json.loads(row[2])
-        return stock
+        return None if row is None else _stock(*row)
     return load
 
 
+def _stock(part_id: str, location: str, on_hand: Any, reservations: str, backorders: str
+           ) -> PartStock:
+    stock = blank_stock(part_id, location)
+    stock.on_hand = int(on_hand)
+    stock.reservations = json.loads(reservations)
+    stock.backorders = json.loads(backorders)
+    return stock
+
+
 def write_stock(db: Dialect, c: Any, t: Tables, w: StockWrites) -> None:
-    q = db.sql
-    if w.stocks:
-        c.executemany(q(
-            f"INSERT INTO {t.view_stock} AS s (part_id, location, on_hand, reserved, "
-            "backordered, reservations, backorders) VALUES (?,?,?,?,?,?,?) "
-            "ON CONFLICT (part_id, location) DO UPDATE SET on_hand = excluded.on_hand, "
-            "reserved = excluded.reserved, backordered = excluded.backordered, "
-            "reservations = excluded.reservations, backorders = excluded.backorders"),
-            w.stocks)
-    if w.issues:
-        c.executemany(q(
-            f"INSERT INTO {t.view_stock_issues} AS i VALUES (?,?,?,?) "
-            "ON CONFLICT (part_id, location, day) DO UPDATE SET qty = i.qty + excluded.qty"),
-            w.issues)
+    write_rows(db, c, f"INSERT INTO {t.view_stock} AS s (part_id, location, on_hand, reserved, "
+               "backordered, reservations, backorders) VALUES (?,?,?,?,?,?,?) "
+               "ON CONFLICT (part_id, location) DO UPDATE SET on_hand = excluded.on_hand, "
+               "reserved = excluded.reserved, backordered = excluded.backordered, "
+               "reservations = excluded.reservations, backorders = excluded.backorders",
+               "text text bigint bigint bigint text text", w.stocks)
+    write_rows(db, c, f"INSERT INTO {t.view_stock_issues} AS i VALUES (?,?,?,?) "
+               "ON CONFLICT (part_id, location, day) DO UPDATE SET qty = i.qty + excluded.qty",
+               "text text text bigint", w.issues)
     if w.latest_day is not None:
         refresh_window(db, c, t, w)
 
@@ -94,20 +112,26 @@ def refresh_window(db: Dialect, c: Any, t: Tables, w: StockWrites | None = None)
     # Named columns: PostgreSQL's dict rows would fold two unnamed SUMs into one.
     sums = ("SELECT part_id, location, SUM(qty) AS total, SUM(qty * qty) AS squares "
             f"FROM {t.view_stock_issues} WHERE day >= ? AND day <= ?")
+    held = "SELECT part_id, location, window_qty, window_squares FROM " + t.view_stock
     if w is None or as_of != before:
-        c.execute(f"UPDATE {t.view_stock} SET window_qty = 0, window_squares = 0 "
-                  "WHERE window_qty <> 0 OR window_squares <> 0")
         c.execute(q(f"{sums} GROUP BY part_id, location"), (first, as_of))
-        rows = c.fetchall()
+        new = {(p, loc): (int(qty), int(squares)) for p, loc, qty, squares in c.fetchall()}
+        c.execute(f"{held} WHERE window_qty <> 0 OR window_squares <> 0")
+        now = c.fetchall()
+        new.update({(p, loc): (0, 0) for p, loc, _, _ in now if (p, loc) not in new})
     else:
-        rows = []
-        for pair in sorted({(p, loc) for p, loc, day, _ in w.issues if first <= day <= as_of}):
-            c.execute(q(f"{sums} AND part_id = ? AND location = ? GROUP BY part_id, location"),
-                      (first, as_of, *pair))
-            rows.extend(c.fetchall())
-    c.executemany(q(f"UPDATE {t.view_stock} SET window_qty = ?, window_squares = ? "
-                    "WHERE part_id = ? AND location = ?"),
-                  [(int(qty), int(squares), p, loc) for p, loc, qty, squares in rows])
+        pairs = {(p, loc) for p, loc, day, _ in w.issues if first <= day <= as_of}
+        parts = {p for p, _ in pairs}
+        new = {(p, loc): (int(qty), int(squares)) for p, loc, qty, squares in select_in(
+            db, c, f"{sums} AND part_id", parts, " GROUP BY part_id, location",
+            params=(first, as_of)) if (p, loc) in pairs}
+        now = select_in(db, c, f"{held} WHERE part_id", parts)
+    # Only the sums that change are written (a row not read above holds zeros).
+    now_by_pair = {(p, loc): (int(qty), int(squares)) for p, loc, qty, squares in now}
+    update_rows(db, c, t.view_stock, "window_qty, window_squares", "part_id, location",
+                "bigint bigint text text",
+                [(qty, squares, p, loc) for (p, loc), (qty, squares) in sorted(new.items())
+                 if now_by_pair.get((p, loc), (0, 0)) != (qty, squares)])
 
 
 #: Columns ``view_stock`` gained after its first release, and how to add them.

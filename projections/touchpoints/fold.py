@@ -173,29 +173,29 @@ class TouchpointFold:
             Case.Opened: self._contact}
 
     def apply(self, event: Any, seq: int) -> None:
-        touchpoint = TOUCHPOINT_CLASSES.get(type(event))
+        cls = type(event)
+        touchpoint = TOUCHPOINT_CLASSES.get(cls)
         if touchpoint is None:
             return
         kind = touchpoint.kind
         occurred_at, occurred_us, month = instant(event.occurred_at)
-        row = TouchpointRow(
-            touchpoint_id=event.touchpoint_id, seq=seq, customer_id=event.customer_id,
-            kind=kind, type=touchpoint.type, occurred_at=occurred_at, occurred_us=occurred_us,
-            month=month, entity=touchpoint.entity(event), subject=None,
-            upstream_error=event.error, code=touchpoint.code(event),
-        )
+        entity = touchpoint.entity(event)
+        code = touchpoint.code(event)
+        # Positional: the hot path (see the field order of TouchpointRow).
+        row = TouchpointRow(event.touchpoint_id, seq, event.customer_id, kind, touchpoint.type,
+                            occurred_at, occurred_us, month, entity, entity, event.error, code)
         if kind == "part":
+            row.subject = None
             repair_id = getattr(event, "repair_id", None)
             if repair_id is not None:
                 row.repair_id = repair_id
                 row.subject = f"repair:{repair_id}"
                 known = self.state.repair(repair_id)
                 row.customer_id = known[0] if known else None
-        else:
-            row.subject = row.entity
-        self.changes.rows[row.touchpoint_id] = row
-        self.changes.rates[(kind, month, "touchpoints")] += 1
-        handler = self.handlers.get(type(event))
+        changes = self.changes
+        changes.rows[row.touchpoint_id] = row
+        changes.rates[(kind, month, "touchpoints")] += 1
+        handler = self.handlers.get(cls)
         if handler is not None:
             handler(event, row)
         if row.code is not None:
