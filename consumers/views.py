@@ -27,13 +27,13 @@ import structlog
 
 from journey.consumers.group import consume_group, with_reconnects
 from journey.infra.kafka.client import ensure_topics, make_consumer
-from journey.infra.kafka.codec import EventDecoder, Incoming
+from journey.infra.kafka.codec import EventDecoder
 from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow
 from journey.infra.store.errors import Backoff, StoreError
 from journey.infra.views.database import ViewDb
 from journey.infra.views.projector import Projector
-from journey.projections.tables import PROJECTIONS, Tables
+from journey.projections.tables import PROJECTIONS
 from journey.projections.touchpoints.table import adopt_orphans, orphans_index
 from journey.projections.views import fold_and_write
 
@@ -122,34 +122,35 @@ class ViewWorker:
 
     def _apply(self, polled: dict[Any, list[Any]], summary: ViewWorkerSummary
                ) -> list[OffsetRow]:
-        decode = self.decoder.decode
+        decode = self.decoder.for_folds
         # Decoded before the (serialized) view transaction: that part scales out.
         decoded = [(tp, records, [decode(record.value) for record in records])
                    for tp, records in polled.items()]
         with self.db.transaction() as (c, _):
             stored = self.recorder.offsets(self.name, c)
-            fresh: list[Incoming] = []
+            fresh: list[tuple[int, Any]] = []
             offsets = []
-            for tp, records, incomings in decoded:
+            for tp, records, events in decoded:
                 row = stored.get((tp.topic, tp.partition))
                 high = row.high_water if row else 0
-                for incoming in incomings:
-                    if incoming.notification_id <= high:
+                for pair in events:
+                    if pair[0] <= high:
                         summary.duplicates += 1
                         continue
-                    high = incoming.notification_id
-                    fresh.append(incoming)
+                    high = pair[0]
+                    fresh.append(pair)
                 offsets.append(OffsetRow(tp.topic, tp.partition, records[-1].offset + 1, high))
                 summary.read += len(records)
             # Within a partition ids only grow, so this keeps Kafka's order and comes
             # closest to the log's across partitions.
-            fresh.sort(key=lambda incoming: incoming.notification_id)
-            self._fold(c, self.db.tables(), fresh)
+            fresh.sort(key=_first)
+            t = self.db.tables()
+            written = fold_and_write(self.db, c, t, fresh)
+            adopt_orphans(self.db, c, t, written["touchpoints"].repairs)
             self.recorder.save_offsets(c, self.name, offsets)
         summary.applied += len(fresh)
         return offsets
 
-    def _fold(self, c: Any, t: Tables, events: list[Incoming]) -> None:
-        written = fold_and_write(self.db, c, t, ((incoming.notification_id, incoming.event)
-                                                 for incoming in events))
-        adopt_orphans(self.db, c, t, written["touchpoints"].repairs)
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]

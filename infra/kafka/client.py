@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 
 from journey.domain.errors import JourneyError
 from journey.infra.kafka.broker import EmbeddedBroker
+from journey.infra.kafka.records import lean_fetch
 
 log = structlog.get_logger(__name__)
 
@@ -113,13 +114,15 @@ def close_producer(producer: KafkaProducer, timeout: float = 5.0) -> None:
 
 
 def make_consumer(bootstrap: str, group_id: str | None, **overrides: Any) -> KafkaConsumer:
-    """A consumer of raw bytes that commits only when told; ``group_id=None`` to assign by hand."""
+    """A consumer of raw bytes that commits only when told; ``group_id=None`` to assign by hand.
+    It unpacks fetched batches with ``infra.kafka.records`` (the same records, sooner)."""
     config = {**CONSUMER_DEFAULTS, **overrides}
     try:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, **config)
     except KafkaError as exc:
         raise KafkaUnavailable(f"no Kafka broker answers at {bootstrap}: {exc}") from exc
     _apply_auto_create(consumer, "_cluster", config)
+    lean_fetch(consumer)
     return consumer
 
 

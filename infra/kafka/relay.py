@@ -189,8 +189,8 @@ class Relay:
         """Send the next encoded batch while the broker acknowledges the previous one, then
         store the position of the oldest batch once all of its messages are acknowledged.
         True when a one-shot run has sent and confirmed everything."""
+        feed = self._feed(summary.position)  # first: its start overlaps the producer's
         producer = self._producer()
-        feed = self._feed(summary.position)
         try:
             item = feed.receive(wait=0 if self.in_flight else self.interval)
         except JourneyError as exc:

@@ -153,6 +153,21 @@ def test_every_message_decodes_back_into_the_event_the_store_holds(
         assert entry.id == incoming.notification_id
 
 
+def test_the_folds_get_the_decoded_event_without_its_identity_fields(
+        published: list[tuple[LogEntry, Outgoing]]) -> None:
+    """``for_folds`` (the view worker's) gives ``decode``'s event minus what the log's stored
+    state lacks too (the identity fields) and the timestamp: the same class, every other
+    attribute equal."""
+    decoder = EventDecoder()
+    left_out = {"originator_id", "originator_version", "timestamp"}
+    for entry, out in published:
+        full = decoder.decode(out.value)
+        notification_id, event = decoder.for_folds(out.value)
+        assert notification_id == full.notification_id == entry.id
+        assert type(event) is type(full.event)
+        assert vars(event) == {k: v for k, v in vars(full.event).items() if k not in left_out}
+
+
 def test_a_v1_invoice_goes_out_in_the_v2_shape(
         published: list[tuple[LogEntry, Outgoing]]) -> None:
     legacy = Invoice.id_for("I-OLD")
