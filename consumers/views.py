@@ -32,6 +32,7 @@ from journey.infra.kafka.topics import Topics
 from journey.infra.store import JourneyApplication, OffsetRow
 from journey.infra.store.errors import Backoff, StoreError
 from journey.infra.views.database import ViewDb
+from journey.infra.views.feed import cycles_uncollected
 from journey.infra.views.projector import Projector
 from journey.projections.tables import PROJECTIONS
 from journey.projections.touchpoints.table import adopt_orphans, orphans_index
@@ -126,7 +127,7 @@ class ViewWorker:
         # Decoded before the (serialized) view transaction: that part scales out.
         decoded = [(tp, records, [decode(record.value) for record in records])
                    for tp, records in polled.items()]
-        with self.db.transaction() as (c, _):
+        with cycles_uncollected(), self.db.transaction() as (c, _):
             stored = self.recorder.offsets(self.name, c)
             fresh: list[tuple[int, Any]] = []
             offsets = []
