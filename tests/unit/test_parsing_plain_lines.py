@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from journey.schemas import TOUCHPOINT_TYPES, Invalid, Parsed, parse_line, parsing
-from journey.schemas.plain_lines import _PLANS, parse_plain
+from journey.schemas.plain_lines import _plan_of, parse_plain
 from tests.unit.test_schemas import example
 
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -283,7 +283,7 @@ def test_the_short_ways_validators_skip_the_checks_a_plain_line_cannot_fail() ->
     pydantic-core would reuse): a control character gets through them, so only the plain-line
     test in front keeps such a line from them."""
     obj = example("purchase.cancelled", customer_id="C\x01")
-    validator = _PLANS["purchase.cancelled"].validator
+    validator = _plan_of("purchase.cancelled").validator
 
     touchpoint = validator.validate_python(obj)
 
