@@ -221,10 +221,19 @@ class Ingestor:
                                                  offsets, before_save, chosen_sources,
                                                  line_outcomes)
             except IntegrityError as exc:
-                self.cache.clear()
-                self._known_position = None
+                self._forget_cached()
                 log.info("batch.retry", attempt=attempt, why=str(exc))
+            except BaseException:
+                # Deciding changed cached aggregates in place; nothing of it was stored (an
+                # unreachable or full database, an interrupt): a later batch of this
+                # Ingestor (an HTTP retry, a consumer after reconnecting) replays them.
+                self._forget_cached()
+                raise
         raise StoreError(f"gave up after {MAX_ATTEMPTS} write conflicts with other writers")
+
+    def _forget_cached(self) -> None:
+        self.cache.clear()
+        self._known_position = None
 
     def _decide_and_save(self, outcomes: list[Parsed | Invalid], position: int,
                          so_far: IngestSummary | None, checkpoint: RunCheckpoint | None,

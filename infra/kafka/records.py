@@ -129,12 +129,13 @@ class LeanPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
                                                value_deserializer)
             return
         batch = records.next_batch()
-        if batch is not None and batch.magic != 2:
-            yield from super()._unpack_records(tp, _Prepended(batch, records),
-                                               key_deserializer, value_deserializer)
-            return
         last = None
         while batch is not None:
+            if batch.magic != 2:  # an older format (a log written before an upgrade, even
+                # after v2 batches): the library's own way, from this batch on
+                yield from super()._unpack_records(tp, _Prepended(batch, records),
+                                                   key_deserializer, value_deserializer)
+                return
             last = batch
             if self.check_crcs and not batch.validate_crc():
                 raise CorruptRecordError(f"Record batch for partition {self.topic_partition} "

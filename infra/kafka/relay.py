@@ -85,6 +85,7 @@ class Relay:
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, *,
                  name: str = "relay", batch_size: int = 5000, give_up_after: float = 60.0,
                  flush_timeout: float = 30.0, verify_every: float = 30.0,
+                 connect_timeout: float = 10.0,
                  producer_factory: Callable[..., Any] = make_producer) -> None:
         self.app = app
         self.recorder = app.journey_recorder
@@ -96,6 +97,7 @@ class Relay:
         # answered fails at once); --follow retries until JOURNEY_MAX_OUTAGE (Backoff).
         self.give_up_after = give_up_after
         self.flush_timeout = flush_timeout
+        self.connect_timeout = connect_timeout  # a broker that answers not within it is down
         self.producer_factory = producer_factory
         self.follow, self.interval = False, 0.5
         self.feed: LogFeed | None = None
@@ -189,8 +191,12 @@ class Relay:
         """Send the next encoded batch while the broker acknowledges the previous one, then
         store the position of the oldest batch once all of its messages are acknowledged.
         True when a one-shot run has sent and confirmed everything."""
-        feed = self._feed(summary.position)  # first: its start overlaps the producer's
-        producer = self._producer()
+        if self.backoff.attempt:  # reconnecting: no encoder process until the broker answers
+            producer = self._producer()
+            feed = self._feed(summary.position)
+        else:
+            feed = self._feed(summary.position)  # first: its start overlaps the producer's
+            producer = self._producer()
         try:
             item = feed.receive(wait=0 if self.in_flight else self.interval)
         except JourneyError as exc:
@@ -275,7 +281,7 @@ class Relay:
             # within the clients' bootstrap time is down: fail (one-shot) or back off and
             # retry (--follow) rather than wait longer.
             self._verify()
-            ensure_topics(self.bootstrap, self.topics.published, timeout=10.0)
+            ensure_topics(self.bootstrap, self.topics.published, timeout=self.connect_timeout)
             self.producer = self.producer_factory(self.bootstrap)
         return self.producer
 

@@ -11,7 +11,7 @@ library's way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 from uuid import UUID
 
@@ -37,7 +37,7 @@ class JourneyEventStore(EventStore[UUID]):
                 or type(mapper.transcoder) is not OrjsonTranscoder
                 or not isinstance(recorder, JourneyRecorderMixin)):
             return super().put(domain_events, **kwargs)
-        rows = event_rows(domain_events, mapper.transcoder, hex_ids=recorder.hex_ids)
+        rows = event_rows(domain_events, mapper.transcoder, recorder.stored_id)
         return Recordings(domain_events, rows, recorder.insert_rows(rows, **kwargs))
 
 
@@ -45,11 +45,12 @@ class JourneyEventStore(EventStore[UUID]):
 _CLASSES: dict[type, tuple[str, int]] = {}
 
 
-def event_rows(events: Sequence[DomainEventProtocol[UUID]], transcoder: OrjsonTranscoder, *,
-               hex_ids: bool = False) -> list[EventRow]:
+def event_rows(events: Sequence[DomainEventProtocol[UUID]], transcoder: OrjsonTranscoder,
+               stored_id: Callable[[Any], Any] | None = None) -> list[EventRow]:
     """(originator_id, originator_version, topic, state) of each event, as the library's
-    ``Mapper.to_stored_event`` makes them without a cipher or a compressor; ``hex_ids``: a
-    UUID originator id as its 32 hex digits."""
+    ``Mapper.to_stored_event`` makes them without a cipher or a compressor; ``stored_id``:
+    the recorder's form of an originator id (``JourneyRecorderMixin.stored_id``: 32 hex
+    digits where the chain hashes them so), else the id as it is."""
     encode = transcoder.encode_state
     rows: list[EventRow] = []
     append = rows.append
@@ -61,8 +62,8 @@ def event_rows(events: Sequence[DomainEventProtocol[UUID]], transcoder: OrjsonTr
         topic, class_version = known
         state = dict(vars(event))
         originator_id = state.pop("originator_id")
-        if hex_ids and isinstance(originator_id, UUID):
-            originator_id = originator_id.hex
+        if stored_id is not None:
+            originator_id = stored_id(originator_id)
         originator_version = state.pop("originator_version")
         if class_version > 1:
             state["class_version"] = class_version

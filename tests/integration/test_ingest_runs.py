@@ -3,6 +3,7 @@ event, lines too long to hold, and what counts as a blank line. Real stores, the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
+from journey.infra.ingest import Ingestor, IngestSummary
 from journey.infra.store import open_store
 from journey.infra.workload import WorkloadOptions, write_workload
 from journey.schemas.parsing import KEPT_PREFIX_BYTES, MAX_LINE_BYTES
@@ -229,3 +232,45 @@ def test_only_json_whitespace_makes_a_line_blank(sqlite_url: str, tmp_path: Path
     assert summary["read"] == 1 + len(expected)
     if outcome:
         assert journey.json("rejects")["rejects"][0]["raw"] == blank.decode()
+
+
+def test_a_batch_whose_write_fails_leaves_nothing_behind_in_the_ingestor(
+        store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deciding changes the cached aggregates in place. When the write then fails for
+    another reason than a conflict (a full disk, a lost connection: the store raises its
+    OperationalError), the same Ingestor deciding the batch again (the HTTP intake's
+    client retrying after a 503, a Kafka consumer after reconnecting) must decide it as
+    if the failed attempt had never been: the same outcomes as one clean run, and every
+    aggregate's versions 1, 2, ... without a gap."""
+    out = io.StringIO()
+    write_workload(WorkloadOptions(customers=40, seed=5), out)
+    lines = [text.encode() for text in out.getvalue().splitlines()]
+    batches = [lines[start:start + 150] for start in range(0, len(lines), 150)]
+    assert len(batches) >= 4
+
+    clean = open_store(f"sqlite:///{tmp_path / 'clean.db'}")
+    expected = Ingestor(clean).ingest_batch(lines)
+    clean.close()
+
+    app = open_store(store_url)
+    try:
+        ingestor = Ingestor(app)
+        total = IngestSummary()
+        for number, batch in enumerate(batches):
+            if number == 2:  # this batch's first write fails after it was decided
+                with monkeypatch.context() as patch:
+                    def unwritable(*args: Any, **kwargs: Any) -> None:
+                        raise OperationalError("database or disk is full")
+                    patch.setattr(app.events, "put", unwritable)
+                    with pytest.raises(OperationalError):
+                        ingestor.ingest_batch(batch)
+            total.add(ingestor.ingest_batch(batch))
+        assert total == expected and total.accepted > 0
+
+        versions: dict[Any, list[int]] = {}
+        for n in app.recorder.select_notifications(start=1, limit=10**9):
+            versions.setdefault(n.originator_id, []).append(n.originator_version)
+        assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+        assert any(len(v) > 1 for v in versions.values())
+    finally:
+        app.close()

@@ -5,6 +5,7 @@ lose nothing."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -182,4 +183,32 @@ def test_broker_killed_and_restarted_mid_relay_is_reported_then_republished(
         messages = consume_all(broker.bootstrap, sorted(topics.published), expected=head,
                                timeout=60)
         assert_complete_and_ordered(app, messages, topics)
+    app.close()
+
+
+def test_a_broker_down_is_waited_for_without_starting_an_encoder_each_attempt(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Following a broker that does not answer, the relay backs off and retries; the
+    encoder process (a Python process reading the log) starts again only once the broker
+    answers, not at every attempt of an outage."""
+    import journey.infra.kafka.relay as relay_module
+
+    started: list[int] = []
+
+    class CountedFeed(relay_module.LogFeed):  # type: ignore[misc,name-defined]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(relay_module, "LogFeed", CountedFeed)
+    monkeypatch.setenv("JOURNEY_MAX_OUTAGE", "0")
+    app = filled_store(sqlite_url, tmp_path, customers=5)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{sock.getsockname()[1]}"
+    relay = Relay(app, nobody, topics_for_test(), connect_timeout=1.0)
+    summary = relay.run(follow=True, stop=lambda: relay.backoff.attempt >= 3, interval=0.05)
+
+    assert summary.reconnects >= 3 and summary.published == 0
+    assert len(started) <= 1, f"{len(started)} encoder processes for one outage"
     app.close()

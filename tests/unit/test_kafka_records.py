@@ -105,3 +105,24 @@ def test_older_message_formats_go_the_librarys_way(magic: int) -> None:
     builder.close()
     data = bytes(builder._buffer)
     assert _take(LeanPartitionRecords, data, 2) == _take(Fetcher.PartitionRecords, data, 2)
+
+
+def _old_format(magic: int, offset: int, count: int) -> bytes:
+    builder = MemoryRecordsBuilder(magic, _NONE, 1 << 20, offset=offset)
+    for i in range(count):
+        builder.append(1000 + i, b"k%d" % i, b"v%d" % i)
+    builder.close()
+    return bytes(builder._buffer)
+
+
+@pytest.mark.parametrize("magic", [0, 1])
+@pytest.mark.parametrize("fetch_offset", [0, 4, 7])
+def test_an_older_format_after_v2_batches_goes_the_librarys_way(magic: int,
+                                                               fetch_offset: int) -> None:
+    """A log upgraded back and forth holds v2 batches, then older ones, then v2 again."""
+    data = (_records([(_NONE, 0, [(1, b"k", b"v", [("h", b"x")])] * 3)])
+            + _old_format(magic, 3, 3)
+            + _records([(_NONE, 6, [(2, b"k2", b"v2", [])] * 2)]))
+    lean = _take(LeanPartitionRecords, data, fetch_offset)
+    assert lean == _take(Fetcher.PartitionRecords, data, fetch_offset)
+    assert [r.offset for r in lean[0]] == [o for o in range(8) if o >= fetch_offset]

@@ -71,9 +71,9 @@ def test_event_rows_are_the_mappers_stored_events(specs: list[tuple[Any, datetim
     assert isinstance(transcoder, OrjsonTranscoder)
 
     expected = [APP.mapper.to_stored_event(e) for e in events]
-    for hex_ids in (False, True):
-        rows = event_rows(events, transcoder, hex_ids=hex_ids)
-        assert rows == [(s.originator_id.hex if hex_ids else s.originator_id,
+    for stored_id in (None, lambda originator_id: originator_id.hex):
+        rows = event_rows(events, transcoder, stored_id)
+        assert rows == [(s.originator_id.hex if stored_id else s.originator_id,
                          s.originator_version, s.topic, s.state) for s in expected]
 
 
