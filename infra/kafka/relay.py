@@ -192,11 +192,9 @@ class Relay:
         store the position of the oldest batch once all of its messages are acknowledged.
         True when a one-shot run has sent and confirmed everything."""
         if self.backoff.attempt:  # reconnecting: no encoder process until the broker answers
-            producer = self._producer()
-            feed = self._feed(summary.position)
-        else:
-            feed = self._feed(summary.position)  # first: its start overlaps the producer's
-            producer = self._producer()
+            self._producer()
+        feed = self._feed(summary.position)  # else first: its start overlaps the producer's
+        producer = self._producer()
         try:
             item = feed.receive(wait=0 if self.in_flight else self.interval)
         except JourneyError as exc:
