@@ -14,7 +14,10 @@ purchase-heavy one (``benchmarks.purchases``: placed, delivered, invoiced, paid)
 after the first batches. ``--naive`` adds the first issue's comparison: the same engine with
 one save per touchpoint and no cache (target: batched >= 8x). ``--quick`` (make bench-quick) is
 the regression guard: ~20k lines per workload, the SQLite ingest three times (the fastest
-counts), under a minute here. Rates are wall clock, the ingest's interpreter start included.
+counts), under a minute here. Rates are wall clock, the ingest's interpreter start included;
+CPU seconds are the ingest's with its views follower's. First it prints how much a second
+CPU-bound process adds on this machine (``measure.parallel_scaling``): the follower's gain
+is bounded by it.
 
     python -m benchmarks.ingest [--customers 2500] [--purchase-lines 279000] [--quick]
                                 [--million] [--naive] [--repeat N] [--keep DIR]
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.floors import Floor, sqlite_floor
-from benchmarks.measure import rss_at, run_measured, sparkline
+from benchmarks.measure import parallel_scaling, rss_at, run_measured, sparkline
 
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 TARGET_RATIO = 0.25
@@ -50,6 +53,7 @@ class Run:
     peak_rss_mb: float
     summary: dict[str, object]
     samples: list[tuple[float, float]] = field(default_factory=list)
+    cpu: float = 0.0  # CPU seconds of the ingest and its views follower
 
     @property
     def rate(self) -> float:
@@ -89,7 +93,8 @@ def ingest(name: str, workload: Path, lines: int, db: Path | str, *extra: str,
     run = run_measured(command, env={"JOURNEY_LOG_LEVEL": "warning", **(env or {})})
     if run.returncode != 0:
         raise SystemExit(f"{name}: journey ingest failed with status {run.returncode}")
-    return Run(name, lines, run.seconds, run.peak_rss_mb, json.loads(run.stdout), run.samples)
+    return Run(name, lines, run.seconds, run.peak_rss_mb, json.loads(run.stdout), run.samples,
+               run.cpu)
 
 
 def postgres_base() -> str | None:
@@ -113,6 +118,7 @@ class Row:
     peak_rss_mb: float | None
     floor: Floor | None  # what the ratio is taken against; None: the floor itself
     target: str = ""
+    cpu: float | None = None  # CPU seconds, process tree (the floor: not measured)
 
     @property
     def rate(self) -> float:
@@ -164,19 +170,20 @@ def bench_workload(label: str, workload: Path, lines: int, workdir: Path,
     rows = [Row(label, "floor: json + executemany", lines, floor.seconds, None, None)]
     name = "journey ingest, SQLite" + (f" (best of {repeat})" if repeat > 1 else "")
     rows.append(Row(label, name, lines, best.seconds, best.peak_rss_mb, floor,
-                    f">= {TARGET_RATIO}x"))
+                    f">= {TARGET_RATIO}x", best.cpu))
     for run in pg_runs:
         rows.append(Row(label, "journey ingest, PostgreSQL", lines, run.seconds,
-                        run.peak_rss_mb, floor, f">= {TARGET_PG_RATE // 1000}k/s"))
+                        run.peak_rss_mb, floor, f">= {TARGET_PG_RATE // 1000}k/s", run.cpu))
     return rows, runs
 
 
 def print_table(rows: list[Row]) -> None:
-    print(f"\n{'workload':12} {'path':34} {'lines':>9} {'seconds':>8} {'lines/s':>8} "
-          f"{'peak RSS MB':>11} {'vs floor':>8}  target")
+    print(f"\n{'workload':12} {'path':34} {'lines':>9} {'seconds':>8} {'CPU s':>6} "
+          f"{'lines/s':>8} {'peak RSS MB':>11} {'vs floor':>8}  target")
     for row in rows:
         rss = f"{row.peak_rss_mb:11.0f}" if row.peak_rss_mb is not None else f"{'-':>11}"
-        print(f"{row.workload:12} {row.path:34} {row.lines:9d} {row.seconds:8.1f} "
+        cpu = f"{row.cpu:6.1f}" if row.cpu is not None else f"{'-':>6}"
+        print(f"{row.workload:12} {row.path:34} {row.lines:9d} {row.seconds:8.1f} {cpu} "
               f"{row.rate:8.0f} {rss} {row.ratio:7.2f}x  {row.target}")
 
 
@@ -232,6 +239,9 @@ def main() -> None:
         args.customers, args.purchase_lines = 1000, 20_000
         args.repeat = max(args.repeat, 3)
     postgres = postgres_base()
+    print(f"this machine: two CPU-bound processes do {parallel_scaling():.2f}x the work of "
+          "one (2.00x: two free cores); the views follow an ingest in a second process",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="journey-bench-") as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from benchmarks.measure import tree_memory_kib
+from benchmarks.measure import parallel_scaling, tree_memory_kib
 from benchmarks.views import build_log
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
@@ -275,6 +275,8 @@ def main() -> None:
         bootstrap = broker.bootstrap
         print(f"Kafka benchmark: {args.customers:,} customers, bundled broker at {bootstrap}, "
               f"{PARTITIONS} partitions per published topic, 1 on the input topic")
+        print(f"this machine: two CPU-bound processes do {parallel_scaling():.2f}x the work of "
+              "one (2.00x: two free cores); the broker runs beside every row", flush=True)
         raw = measured(raw_producer, url, bootstrap)
         show("floor: raw producer, same bytes", raw)
         published = measured(relay, url, bootstrap)

@@ -67,6 +67,8 @@ class Measured:
     peak_rss_mb: float
     #: (seconds since start, RSS MB of the process tree), one every ``interval``
     samples: list[tuple[float, float]] = field(default_factory=list)
+    #: CPU seconds (user + system) of the process and the children it waited for
+    cpu: float = 0.0
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None,
@@ -94,10 +96,42 @@ def run_measured(command: list[str], env: dict[str, str] | None = None,
     sampler.join()
     hwm_kib[0] = max(hwm_kib[0], tree_memory_kib(process.pid)[1])  # its output is written
     process.stdout.close()
-    process.wait()
+    # wait4: the process's own CPU with its waited-for children's (a views follower's).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     peak = max([hwm_kib[0] / 1024, *(mb for _, mb in samples)])
-    return Measured(seconds, process.returncode, stdout, peak, samples)
+    return Measured(seconds, process.returncode, stdout, peak, samples,
+                    usage.ru_utime + usage.ru_stime)
+
+
+def _spin(count: int) -> None:
+    total = 0
+    for i in range(count):
+        total += i
+
+
+def parallel_scaling(count: int = 20_000_000) -> float:
+    """How much a second CPU-bound process adds: the pure-Python work two processes do
+    per second at once over what one does alone (2.0: two free cores; a VM whose two
+    vCPUs share a core, or a busy host, shows less). A design that uses the second core
+    (the views' follower of an ingest) can gain at most this."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+
+    def wall(processes: int) -> float:
+        started = time.perf_counter()
+        workers = [context.Process(target=_spin, args=(count,)) for _ in range(processes)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return time.perf_counter() - started
+
+    wall(1)  # the interpreter's files in the page cache
+    alone, both = min(wall(1), wall(1)), min(wall(2), wall(2))
+    return 2 * alone / both
 
 
 def rss_at(samples: list[tuple[float, float]], share: float) -> float:
