@@ -105,7 +105,9 @@ class ViewWorker:
                   idle: float, stop: Callable[[], bool],
                   progress: Callable[[int], None] | None) -> None:
         ensure_topics(self.bootstrap, self.topics.published)
-        consumer = make_consumer(self.bootstrap, self.group, **self.consumer_options)
+        # The events' headers repeat what their values hold: they are not read.
+        consumer = make_consumer(self.bootstrap, self.group, headers=False,
+                                 **self.consumer_options)
 
         def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
             offsets = self._apply(polled, summary)

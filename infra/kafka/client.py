@@ -113,16 +113,18 @@ def close_producer(producer: KafkaProducer, timeout: float = 5.0) -> None:
         raise KafkaUnavailable(f"the Kafka producer did not close: {exc}") from exc
 
 
-def make_consumer(bootstrap: str, group_id: str | None, **overrides: Any) -> KafkaConsumer:
+def make_consumer(bootstrap: str, group_id: str | None, *, headers: bool = True,
+                  **overrides: Any) -> KafkaConsumer:
     """A consumer of raw bytes that commits only when told; ``group_id=None`` to assign by hand.
-    It unpacks fetched batches with ``infra.kafka.records`` (the same records, sooner)."""
+    It unpacks fetched batches with ``infra.kafka.records`` (the same records, sooner;
+    ``headers=False``: without their headers, for a reader that has no use for them)."""
     config = {**CONSUMER_DEFAULTS, **overrides}
     try:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, **config)
     except KafkaError as exc:
         raise KafkaUnavailable(f"no Kafka broker answers at {bootstrap}: {exc}") from exc
     _apply_auto_create(consumer, "_cluster", config)
-    lean_fetch(consumer)
+    lean_fetch(consumer, headers)
     return consumer
 
 

@@ -22,10 +22,13 @@ from kafka.record.util import decode_varint
 _LOG_APPEND_TIME = 1
 
 
-def unpack_batch(batch: Any, topic: str, partition: int) -> list[ConsumerRecord]:
+def unpack_batch(batch: Any, topic: str, partition: int, headers: bool = True
+                 ) -> list[ConsumerRecord]:
     """Every record of a v2 ``DefaultRecordBatch`` (its CRC checked already), as the
     library's fetcher would build them. Each varint of one byte (the usual case) is
-    decoded inline; longer ones by the library's ``decode_varint``."""
+    decoded inline; longer ones by the library's ``decode_varint``. ``headers=False``: the
+    headers are stepped over, not read (each record's ``headers`` is empty, its
+    ``serialized_header_size`` -1), for a reader that has no use for them."""
     batch._maybe_uncompress()  # a no-op unless compressed
     buf = bytes(batch._buffer)  # slices of bytes are bytes: one copy per field, not two
     pos: int = batch._pos
@@ -76,7 +79,7 @@ def unpack_batch(batch: Any, topic: str, partition: int) -> list[ConsumerRecord]
                 count, pos = (b >> 1) ^ -(b & 1), pos + 1
             if count < 0:
                 raise CorruptRecordError(f"Found invalid number of record headers {count}")
-            headers: list[tuple[str, bytes | None]] = []
+            kept: list[tuple[str, bytes | None]] = []
             header_size = 0
             for _ in range(count):
                 b = buf[pos]
@@ -86,19 +89,23 @@ def unpack_batch(batch: Any, topic: str, partition: int) -> list[ConsumerRecord]
                     name_size, pos = (b >> 1) ^ -(b & 1), pos + 1
                 if name_size < 0:
                     raise CorruptRecordError(f"Invalid negative header key size {name_size}")
-                name = buf[pos:pos + name_size].decode()
+                name_at = pos
                 pos += name_size
                 b = buf[pos]
                 if b & 0x80:
                     size, pos = varint(buf, pos)
                 else:
                     size, pos = (b >> 1) ^ -(b & 1), pos + 1
+                if not headers:  # stepped over: sizes read, nothing copied
+                    pos += max(size, 0)
+                    continue
+                name = buf[name_at:name_at + name_size].decode()
                 if size >= 0:
-                    headers.append((name, buf[pos:pos + size]))
+                    kept.append((name, buf[pos:pos + size]))
                     pos += size
                     header_size += name_size + size
                 else:
-                    headers.append((name, None))
+                    kept.append((name, None))
                     header_size += name_size
             if pos - start != length:
                 raise CorruptRecordError(
@@ -107,9 +114,9 @@ def unpack_batch(batch: Any, topic: str, partition: int) -> list[ConsumerRecord]
             out.append(new(ConsumerRecord, (
                 topic, partition, epoch, base + offset_delta,
                 max_ts if log_append else first_ts + ts_delta, ts_type,
-                key, value, headers, None,
+                key, value, kept, None,
                 -1 if key is None else key_size, -1 if value is None else value_size,
-                header_size if count else -1)))
+                header_size if count and headers else -1)))
     except (ValueError, IndexError) as exc:
         raise CorruptRecordError(f"Found invalid record structure: {exc!r}") from exc
     if pos != len(buf):
@@ -120,6 +127,9 @@ def unpack_batch(batch: Any, topic: str, partition: int) -> list[ConsumerRecord]
 
 class LeanPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
     """A fetched partition's records, v2 batches unpacked by ``unpack_batch``."""
+
+    #: Whether records carry their headers (``HeaderlessPartitionRecords``: not).
+    headers = True
 
     def _unpack_records(self, tp: Any, records: Any, key_deserializer: Any,
                         value_deserializer: Any) -> Iterator[ConsumerRecord]:
@@ -144,7 +154,7 @@ class LeanPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
             if batch.is_control_batch:  # transaction markers: not for the consumer
                 self.next_fetch_offset = batch.next_offset
             else:
-                unpacked = unpack_batch(batch, tp.topic, tp.partition)
+                unpacked = unpack_batch(batch, tp.topic, tp.partition, self.headers)
                 self.records_read += len(unpacked)
                 self.bytes_read += batch.size_in_bytes
                 for record in unpacked:
@@ -154,6 +164,12 @@ class LeanPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
         if last is not None:
             self.next_fetch_offset = last.next_offset
         self.drain()
+
+
+class HeaderlessPartitionRecords(LeanPartitionRecords):
+    """``LeanPartitionRecords`` whose records come without their headers."""
+
+    headers = False
 
 
 class _Prepended:
@@ -169,10 +185,12 @@ class _Prepended:
         return self.records.next_batch()
 
 
-def lean_fetch(consumer: Any) -> None:
+def lean_fetch(consumer: Any, headers: bool = True) -> None:
     """Have ``consumer`` unpack fetched batches with ``LeanPartitionRecords`` (the fetcher
-    builds them as ``self.PartitionRecords``); a library without that hook keeps its own."""
+    builds them as ``self.PartitionRecords``; ``headers=False``: records without their
+    headers, ``HeaderlessPartitionRecords``); a library without that hook keeps its own."""
     fetcher = getattr(consumer, "_fetcher", None)
     if isinstance(fetcher, Fetcher) and getattr(fetcher, "PartitionRecords", None) is \
             Fetcher.PartitionRecords:
-        fetcher.PartitionRecords = LeanPartitionRecords
+        fetcher.PartitionRecords = (LeanPartitionRecords if headers
+                                    else HeaderlessPartitionRecords)

@@ -13,7 +13,7 @@ from kafka.consumer.fetcher import ConsumerRecord, Fetcher
 from kafka.errors import CorruptRecordError
 from kafka.record import MemoryRecords, MemoryRecordsBuilder
 
-from journey.infra.kafka.records import LeanPartitionRecords
+from journey.infra.kafka.records import HeaderlessPartitionRecords, LeanPartitionRecords
 
 TP = TopicPartition("t", 3)
 _NONE, _GZIP = 0, 1
@@ -67,6 +67,23 @@ def test_the_same_records_as_the_library_gives(batches: list[Any], fetch_offset:
     assert all(type(r) is ConsumerRecord for r in lean[0])
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(batch, min_size=1, max_size=4), st.integers(min_value=0, max_value=40),
+       st.none() | st.integers(min_value=1, max_value=7))
+def test_without_headers_the_same_records_but_their_headers(
+        batches: list[Any], fetch_offset: int, max_records: int | None) -> None:
+    """The view worker's records: the library's, headers stepped over (of any size and
+    count, values of None too), and the next fetch offset the same."""
+    data = _records(batches)
+    bare, next_offset = _take(HeaderlessPartitionRecords, data, fetch_offset,
+                              max_records=max_records)
+    full, full_next = _take(Fetcher.PartitionRecords, data, fetch_offset,
+                            max_records=max_records)
+    assert next_offset == full_next
+    assert bare == [r._replace(headers=[], serialized_header_size=-1) for r in full]
+    assert all(type(r) is ConsumerRecord for r in bare)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(record, min_size=1, max_size=10), st.data())
 def test_a_damaged_batch_is_a_corrupt_record_error_as_with_the_library(
@@ -77,15 +94,18 @@ def test_a_damaged_batch_is_a_corrupt_record_error_as_with_the_library(
     damaged[where] ^= data.draw(st.integers(min_value=1, max_value=255))
     for check_crcs in (True, False):
         outcomes = []
-        for cls in (LeanPartitionRecords, Fetcher.PartitionRecords):
+        for cls in (LeanPartitionRecords, Fetcher.PartitionRecords, HeaderlessPartitionRecords):
             try:
                 outcomes.append(_take(cls, bytes(damaged), 0, check_crcs=check_crcs)[0])
             except CorruptRecordError:
                 outcomes.append(CorruptRecordError)
         if check_crcs:  # the checksum covers every record byte
-            assert outcomes == [CorruptRecordError, CorruptRecordError]
+            assert outcomes == [CorruptRecordError] * 3
         elif outcomes[1] is not CorruptRecordError:  # still parses: the same records
             assert outcomes[0] == outcomes[1]
+            # stepping over the headers reads the same sizes: the same records, headers left
+            assert outcomes[2] == [r._replace(headers=[], serialized_header_size=-1)
+                                   for r in outcomes[1]]
         else:  # the library gives the records before the damage, then fails; we fail
             assert outcomes[0] is CorruptRecordError
 
