@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 # The engine's own modules, compiled ahead. pip compiles a wheel's modules when it installs
 # them, not an editable install's; where PYTHONDONTWRITEBYTECODE is set (many container images,
 # this CI) Python would then compile them again at every start of every command: measured on
-# the CI machine, `journey timeline C-1` cold 605 -> 496 ms, a 20,000-line ingest 4.8 -> 4.2 s.
+# the CI machine, `journey timeline C-1` cold 535/543 -> 440/343 ms, a 20,000-line ingest
+# 4.8 -> 4.2 s (the mean of three).
 # A file edited since is compiled again here (a stale .pyc is never used, only slower).
 PACKAGES := journey domain projections consumers schemas infra
 COMPILED := $(VENV)/.compiled

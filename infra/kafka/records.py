@@ -6,7 +6,8 @@ each) that was about a third of a view worker's time. ``LeanPartitionRecords`` r
 batch's records in one loop, with the one-byte varints (nearly all of them) decoded inline,
 and yields the same ``ConsumerRecord``s, field for field (tests compare both ways on varied
 batches). Anything it does not cover goes the library's way: deserializers, read_committed,
-message formats before v2.
+message formats before v2. ``HeaderlessPartitionRecords`` yields them without their headers,
+stepped over (13 % of a view worker's CPU, measured), for a reader of values only.
 """
 
 from __future__ import annotations
