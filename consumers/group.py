@@ -3,12 +3,20 @@
 The store is the source of truth for how far a consumer got: its offsets commit in the
 same transaction as what it wrote. On (re)assignment each partition is sought to the
 offset stored there; the group's own Kafka commit follows, for lag tools only.
+
+Two ways to get partitions: the view workers share them in a consumer group
+(``consume_group``), which scales out but waits for the group's first join (the broker holds
+it for seconds: half the session timeout on the bundled one, Apache Kafka's
+``group.initial.rebalance.delay.ms``); the touchpoint consumer, one reader per store by
+design, holds a store lease and assigns every partition itself (``consume_assigned``), so
+it reads at once, and a standby takes over the moment the holder dies.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import structlog
@@ -16,7 +24,7 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from journey.infra.kafka.client import KafkaUnavailable
-from journey.infra.store import OffsetRow
+from journey.infra.store import LeaseHeld, OffsetRow
 from journey.infra.store.errors import (
     Backoff,
     discard_broken_connections,
@@ -28,6 +36,11 @@ log = structlog.get_logger("journey.consume")
 #: How long a consumer may wait for its group to hand out partitions: a rebalance can
 #: wait out a departed member's max_poll_interval_ms (60 s by default, infra.kafka).
 JOIN_TIMEOUT = 150.0
+#: Seconds between a standby's attempts to take the lease (it hears ``stop()`` in between).
+STANDBY_POLL = 0.5
+#: Seconds between looks, while idle, for partitions added to a topic assigned by hand (at
+#: the client's metadata, refreshed every ``metadata_max_age_ms``: 5 minutes by default).
+PARTITIONS_CHECK = 30.0
 
 
 class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -76,6 +89,67 @@ def consume_group(consumer: Any, topics: list[str],
     after each poll that brought nothing (periodic work that must not wait for traffic)."""
     listener = StoredOffsets(consumer, stored)
     consumer.subscribe(topics, listener=listener)
+    _poll_loop(consumer, topics, handle, lambda: listener.assigned_at, follow=follow, idle=idle,
+               stop=stop, max_records=max_records, quiet=quiet)
+
+
+def consume_assigned(consumer: Any, partitions: dict[str, int],
+                     stored: Callable[[], dict[tuple[str, int], OffsetRow]],
+                     handle: Callable[[dict[Any, list[Any]]], list[OffsetRow]], *,
+                     follow: bool, idle: float, stop: Callable[[], bool], max_records: int,
+                     quiet: Callable[[], object] | None = None,
+                     grown: Callable[[str, int], object] | None = None) -> None:
+    """As ``consume_group``, with every partition of ``partitions`` (topic: count) assigned
+    by hand, each sought to the offset stored with the data (else the group's committed
+    one, else the earliest): no group join, so the caller must be their only reader (it
+    holds a lease). While idle it looks for partitions added since (``grown(topic, count)``
+    is told) and reads them too."""
+    assigned = _assign(consumer, partitions, stored, set())
+    started = time.monotonic()
+    checked = [started]
+
+    def idle_work() -> None:
+        now = time.monotonic()
+        if now - checked[0] >= PARTITIONS_CHECK:
+            checked[0] = now
+            counts = {topic: len(consumer.partitions_for_topic(topic) or ())
+                      for topic in partitions}
+            for topic, count in counts.items():
+                if count > partitions[topic]:
+                    partitions[topic] = count
+                    if grown is not None:
+                        grown(topic, count)
+                    assigned.update(_assign(consumer, partitions, stored, assigned))
+        if quiet is not None:
+            quiet()
+
+    _poll_loop(consumer, list(partitions), handle, lambda: started, follow=follow, idle=idle,
+               stop=stop, max_records=max_records, quiet=idle_work)
+
+
+def _assign(consumer: Any, partitions: dict[str, int],
+            stored: Callable[[], dict[tuple[str, int], OffsetRow]],
+            already: set[Any]) -> set[Any]:
+    """Assign every partition of ``partitions``; seek those not in ``already`` to their
+    stored offsets. Returns the partitions sought."""
+    every = {TopicPartition(topic, p) for topic, count in partitions.items()
+             for p in range(count)}
+    consumer.assign(sorted(every))  # kafka-python keeps the positions of those it had
+    fresh = every - already
+    offsets = stored()
+    for tp in fresh:
+        row = offsets.get((tp.topic, tp.partition))
+        if row is not None:
+            consumer.seek(tp, row.next_offset)
+    log.info("consume.assigned", partitions=_names(fresh))
+    return fresh
+
+
+def _poll_loop(consumer: Any, topics: list[str],
+               handle: Callable[[dict[Any, list[Any]]], list[OffsetRow]],
+               assigned_at: Callable[[], float | None], *, follow: bool, idle: float,
+               stop: Callable[[], bool], max_records: int,
+               quiet: Callable[[], object] | None) -> None:
     joining_until = time.monotonic() + JOIN_TIMEOUT
     last = 0.0
     try:
@@ -86,18 +160,49 @@ def consume_group(consumer: Any, topics: list[str],
                 commit_quietly(consumer, handle(polled))
                 last = now
                 continue
-            if quiet is not None and listener.assigned_at is not None:
+            since = assigned_at()
+            if quiet is not None and since is not None:
                 quiet()
             if follow:
                 continue
-            if listener.assigned_at is None:
+            if since is None:
                 if now > joining_until:
                     raise KafkaUnavailable(f"no partitions of {', '.join(topics)} were "
                                            f"assigned within {JOIN_TIMEOUT:.0f} s")
-            elif now - max(last, listener.assigned_at) > idle:
+            elif now - max(last, since) > idle:
                 return
     except KafkaError as exc:
         raise KafkaUnavailable(f"consuming {', '.join(topics)}: {exc}") from exc
+
+
+@contextmanager
+def standby_lease(recorder: Any, name: str, *, follow: bool, stop: Callable[[], bool],
+                  busy: str) -> Iterator[bool]:
+    """Hold the store lease ``name`` for the block; ``True`` once held. Another process
+    holding it: without ``follow``, ``LeaseHeld`` with ``busy`` (what is running, what to
+    do); with ``follow``, wait as its standby, trying every ``STANDBY_POLL`` s so that
+    ``stop()`` is heard (``False``: stopped before the lease was ours)."""
+    waiting = False
+    while True:
+        held = ExitStack()
+        try:
+            held.enter_context(recorder.lease(name, wait=False))
+        except LeaseHeld as exc:
+            if not follow:
+                raise LeaseHeld(busy) from exc
+            if not waiting:
+                waiting = True
+                log.info("consume.standby", lease=name)
+            if stop():
+                yield False
+                return
+            time.sleep(STANDBY_POLL)
+            continue
+        with held:
+            if waiting:
+                log.info("consume.lease_taken", lease=name)
+            yield True
+        return
 
 
 def with_reconnects(run_once: Callable[[Backoff], None], *, follow: bool,

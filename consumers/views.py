@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from journey.consumers.group import consume_group, with_reconnects
+from journey.infra.collector import bulk_work
 from journey.infra.kafka.client import ensure_topics, make_consumer
 from journey.infra.kafka.codec import EventDecoder
 from journey.infra.kafka.topics import Topics
@@ -88,6 +89,7 @@ class ViewWorker:
                 "consume views) from topics that still hold every event, or rebuild them from "
                 "the engine's log (journey rebuild)")
 
+    @bulk_work()  # a long run of short-lived objects: the collector rarely
     def run(self, *, follow: bool = False, idle: float = 3.0,
             stop: Callable[[], bool] = lambda: False,
             progress: Callable[[int], None] | None = None) -> ViewWorkerSummary:

@@ -13,7 +13,6 @@ it runs (the store, the ingestor, Kafka ...), so a query starts without the rest
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -109,20 +108,6 @@ def emit_json(document: Any) -> None:
     """The one JSON document of ``--json`` on stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-
-@contextmanager
-def bulk_work() -> Iterator[None]:
-    """A long run of short-lived objects (an ingest, a consumer): the cyclic collector's young
-    generation collected every 100,000 allocations instead of 700, the older ones rarely.
-    Such a run makes few cycles, and at the default thresholds the collector spent about a
-    tenth of an ingest's CPU re-scanning the aggregates it caches (0.6 s of 50,000 lines)."""
-    before = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from journey.infra.cli.app import (
     FormatOption,
     JsonOption,
     app,
-    bulk_work,
     catch_up,
     emit_json,
     log,
@@ -101,7 +100,7 @@ def ingest(
 
     settings = state.settings.with_(batch_size=batch_size)
     lines, total = _open_input(source)
-    with (bulk_work(), store(db, create=True) as application, progress_bar() as progress,
+    with (store(db, create=True) as application, progress_bar() as progress,
           # A long ingest folds the views beside its decisions, on the other core.
           ViewsBeside(dict(application.env), settings.view_batch_size) as beside):
         task = progress.add_task("ingest", total=total)
@@ -265,7 +264,7 @@ def retry(
         else {}
     settings = state.settings.with_(batch_size=batch_size)
     reasons = sorted(set(reason)) if reason else None
-    with (bulk_work(), store(db or given.get("db")) as application,
+    with (store(db or given.get("db")) as application,
           progress_bar() as progress):
         ingestor = Ingestor(application, settings.batch_size, settings.cache_size)
         task = progress.add_task("retry", total=retry_candidates(ingestor, reasons))

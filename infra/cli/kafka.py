@@ -27,7 +27,6 @@ from journey.infra.cli.app import (
     DbOption,
     JsonOption,
     app,
-    bulk_work,
     emit_json,
     log,
     print_summary,
@@ -157,7 +156,7 @@ def consume_touchpoints(
     from journey.consumers.touchpoints import TouchpointConsumer
 
     settings = state.settings
-    with (bulk_work(), store(db, create=True) as application, _bootstrap(bootstrap) as servers,
+    with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
         consumer = TouchpointConsumer(application, servers, _topics(), group,
                                       batch_size=settings.batch_size,

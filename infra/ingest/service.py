@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from journey.domain.base import replay
 from journey.domain.decide import referenced_ids
 from journey.domain.errors import JourneyError
+from journey.infra.collector import bulk_work
 from journey.infra.failpoints import failpoint
 from journey.infra.ingest.batch import (
     AggregateCache,
@@ -85,6 +86,7 @@ class Ingestor:
         #: blank ones included; an interrupted ingest can say where a re-run resumes.
         self.lines_stored = 0
 
+    @bulk_work()  # a long run of short-lived objects: the collector rarely
     def ingest(self, lines: Iterable[Line] | LineSource,
                progress: Callable[[int], None] | None = None, *,
                settle: Callable[[], object] | None = None) -> IngestSummary:
@@ -121,6 +123,7 @@ class Ingestor:
                 self.recorder.finish_run(checkpoint)
             return summary
 
+    @bulk_work()
     def retry_rejects(self, reasons: Sequence[str] | None = None,
                       progress: Callable[[int], None] | None = None, *,
                       settle: Callable[[], object] | None = None) -> RetrySummary:

@@ -15,13 +15,15 @@ from typing import Any
 
 import pytest
 
+from journey.consumers import group as group_module
+from journey.consumers.group import consume_assigned
 from journey.consumers.touchpoints import TouchpointConsumer
 from journey.consumers.views import ViewWorker
 from journey.infra.ingest import Ingestor
-from journey.infra.kafka.client import ensure_topics, make_producer
+from journey.infra.kafka.client import ensure_topics, make_consumer, make_producer
 from journey.infra.kafka.relay import Relay
 from journey.infra.kafka.topics import Topics
-from journey.infra.store import JourneyApplication, open_store
+from journey.infra.store import JourneyApplication, LeaseHeld, OffsetRow, open_store
 from journey.infra.views.projector import Projector
 from journey.infra.workload import WorkloadOptions, generate
 from tests.conftest import POSTGRES, _drop_schema, _postgres_url
@@ -145,6 +147,92 @@ def test_a_restart_neither_loses_nor_repeats(store_url: str, other_store_url: st
     assert rejects == ref_rejects  # each once: none lost, none stored twice
     app.close()
     reference.close()
+
+
+def test_one_reader_per_group_and_store_a_standby_takes_over(
+        store_url: str, other_store_url: str, kafka_bootstrap: str) -> None:
+    """The consumer reads at once (no group join), holding the group's store lease: a second
+    one-shot consumer refuses, a following one waits as a standby and takes over when the
+    holder stops; between them nothing is lost or decided twice."""
+    lines = workload(seed=13)[:900] + POISON
+    topics = input_topics(kafka_bootstrap)
+    produce(kafka_bootstrap, topics.touchpoints, lines[:500])
+    group = "g-" + topics.prefix
+    active_app, standby_app = open_store(store_url), open_store(store_url)
+    active = TouchpointConsumer(active_app, kafka_bootstrap, topics, group, batch_size=100)
+    standby = TouchpointConsumer(standby_app, kafka_bootstrap, topics, group, batch_size=100)
+    active_read, standby_read = [0], [0]
+    stop_active = threading.Event()
+    deadline = time.monotonic() + 120
+    errors: list[BaseException] = []
+
+    def run(consumer: TouchpointConsumer, read: list[int], stop: Any) -> None:
+        try:
+            consumer.run(follow=True, stop=stop,
+                         progress=lambda n: read.__setitem__(0, n))
+        except BaseException as exc:  # reported by the test, not lost in a thread
+            errors.append(exc)
+
+    first = threading.Thread(target=run, args=(active, active_read, lambda: (
+        stop_active.is_set() or time.monotonic() > deadline)))
+    first.start()
+    while active_read[0] == 0 and time.monotonic() < deadline and not errors:
+        time.sleep(0.05)
+    assert active_read[0] > 0 and not errors
+
+    with pytest.raises(LeaseHeld, match=f"group {group} is reading into this store"):
+        TouchpointConsumer(open_store(store_url), kafka_bootstrap, topics, group).run(idle=1)
+
+    second = threading.Thread(target=run, args=(standby, standby_read, lambda: (
+        active_read[0] + standby_read[0] >= len(lines) or time.monotonic() > deadline)))
+    second.start()
+    while active_read[0] < 500 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the standby tries the lease every 0.5 s meanwhile
+    assert standby_read[0] == 0, "the standby read while the lease was held"
+    stop_active.set()
+    first.join(timeout=60)
+    produce(kafka_bootstrap, topics.touchpoints, lines[500:])
+    second.join(timeout=120)
+    assert not errors
+    assert (active_read[0], active_read[0] + standby_read[0]) == (500, len(lines))
+
+    reference = open_store(other_store_url)
+    Ingestor(reference).ingest(lines)
+    assert store_state(standby_app) == store_state(reference)
+    for app in (active_app, standby_app, reference):
+        app.close()
+
+
+def test_partitions_found_later_are_read_too(kafka_bootstrap: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A topic assigned by hand is looked at again while idle: partitions it has beyond
+    those known at the start (added later) are read as well, from their stored offsets."""
+    monkeypatch.setattr(group_module, "PARTITIONS_CHECK", 0.0)
+    topic = f"t{uuid.uuid4().hex[:10]}.grown"
+    ensure_topics(kafka_bootstrap, {topic: 2})
+    producer = make_producer(kafka_bootstrap)
+    for i in range(10):
+        producer.send(topic, value=b"%d" % i, partition=i % 2)
+    producer.flush()
+    producer.close()
+    consumer = make_consumer(kafka_bootstrap, "g-" + topic, metadata_max_age_ms=500)
+    seen: list[tuple[int, bytes]] = []
+    grown: list[tuple[str, int]] = []
+
+    def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
+        seen.extend((r.partition, r.value) for records in polled.values() for r in records)
+        return [OffsetRow(tp.topic, tp.partition, records[-1].offset + 1)
+                for tp, records in polled.items()]
+
+    try:
+        consume_assigned(consumer, {topic: 1}, dict, handle, follow=False, idle=2.0,
+                         stop=lambda: False, max_records=100,
+                         grown=lambda name, count: grown.append((name, count)))
+    finally:
+        consumer.close()
+    assert grown == [(topic, 2)]
+    assert sorted(seen) == sorted((i % 2, b"%d" % i) for i in range(10))
 
 
 def published(store_url: str, bootstrap: str, customers: int, seed: int
