@@ -56,7 +56,7 @@ class ViewWorker:
     """Consumes the published topics into the views of ``app``'s database."""
 
     def __init__(self, app: JourneyApplication, bootstrap: str, topics: Topics, group: str,
-                 *, batch_size: int = 5000, consumer_options: dict[str, Any] | None = None
+                 *, batch_size: int = 20_000, consumer_options: dict[str, Any] | None = None
                  ) -> None:
         self.app = app
         self.recorder = app.journey_recorder

@@ -185,14 +185,16 @@ def consume_views(
     db: DbOption = None, as_json: JsonOption = False, bootstrap: BootstrapOption = None,
     group: GroupOption = "journey-views", follow: FollowOption = False,
     idle: IdleOption = 3.0,
+    batch_size: Annotated[int, typer.Option(
+        parser=options.count("--batch-size"),
+        help="events per poll, folded in one view transaction with their offsets")] = 20_000,
 ) -> None:
     """Build the views from the published topics into --db (a database of its own)."""
     from journey.consumers.views import ViewWorker
 
     with (store(db, create=True) as application, _bootstrap(bootstrap) as servers,
           _stop_on_sigterm() as stop):
-        worker = ViewWorker(application, servers, _topics(), group,
-                            batch_size=state.settings.view_batch_size)
+        worker = ViewWorker(application, servers, _topics(), group, batch_size=batch_size)
         with on_interrupt(lambda: offsets_kept(application.journey_recorder, worker.name)):
             summary = worker.run(follow=follow, idle=idle, stop=stop)
     if as_json or state.json:

@@ -204,6 +204,13 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         finally:
             os.close(fd)
 
+    #: WAL pages after which a view transaction's commit checkpoints (the log's: SQLite's
+    #: 1000). The views' transactions rewrite the same pages (counts, indexes) again and
+    #: again; checkpointed less often, each page is copied back once for many commits.
+    #: Measured on the Kafka view worker (195,738 events, 20,000 per transaction, four
+    #: alternating pairs): CPU 11.4 -> 9.6 s with the larger batch together.
+    view_checkpoint_pages = 10_000
+
     @contextmanager
     def view_transaction(self) -> Iterator[tuple[Any, Any]]:
         # SQLite's write lock serializes the views' writers with every other writer; WAL
@@ -212,12 +219,14 @@ class JourneySQLiteRecorder(JourneyRecorderMixin, SQLiteApplicationRecorder):
         with self.datastore.get_connection(commit=True) as conn:
             settings = conn.cursor()  # outside a transaction: SQLite refuses it inside one
             settings.execute("PRAGMA synchronous = NORMAL")
+            settings.execute(f"PRAGMA wal_autocheckpoint = {self.view_checkpoint_pages}")
             try:
                 with ImmediateTransaction(conn, commit=True) as c, c:
                     c.execute(f"PRAGMA cache_size = -{self.page_cache_kib}")
                     yield self.positional(c), c
             finally:  # the pooled connection goes back to writing the log: full durability
                 settings.execute("PRAGMA synchronous = FULL")
+                settings.execute("PRAGMA wal_autocheckpoint = 1000")
 
     def table_exists(self, c: Any, table: str) -> bool:
         c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
