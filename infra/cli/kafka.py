@@ -52,7 +52,8 @@ IdleOption = Annotated[float, typer.Option(
 GroupOption = Annotated[str, typer.Option(
     "--group", parser=options.text("--group", "a consumer group name of A-Z a-z 0-9 . _ - "
                                    "(at most 249)", r"[A-Za-z0-9._-]{1,249}"),
-    help="Kafka consumer group")]
+    help="Kafka consumer group (consume touchpoints: one reader per group and store, the "
+    "others with --follow wait as standbys)")]
 
 
 def _topics() -> Topics:

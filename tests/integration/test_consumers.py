@@ -180,8 +180,10 @@ def test_one_reader_per_group_and_store_a_standby_takes_over(
         time.sleep(0.05)
     assert active_read[0] > 0 and not errors
 
+    refused = open_store(store_url)
     with pytest.raises(LeaseHeld, match=f"group {group} is reading into this store"):
-        TouchpointConsumer(open_store(store_url), kafka_bootstrap, topics, group).run(idle=1)
+        TouchpointConsumer(refused, kafka_bootstrap, topics, group).run(idle=1)
+    refused.close()
 
     second = threading.Thread(target=run, args=(standby, standby_read, lambda: (
         active_read[0] + standby_read[0] >= len(lines) or time.monotonic() > deadline)))
