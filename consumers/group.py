@@ -104,18 +104,17 @@ def consume_assigned(consumer: Any, partitions: dict[str, int],
     one, else the earliest): no group join, so the caller must be their only reader (it
     holds a lease). While idle it looks for partitions added since (``grown(topic, count)``
     is told) and reads them too."""
+    partitions = dict(partitions)  # grows here, not in the caller's hands
     assigned = _assign(consumer, partitions, stored, set())
-    started = time.monotonic()
-    checked = [started]
+    started = checked = time.monotonic()
 
     def idle_work() -> None:
-        now = time.monotonic()
-        if now - checked[0] >= PARTITIONS_CHECK:
-            checked[0] = now
-            counts = {topic: len(consumer.partitions_for_topic(topic) or ())
-                      for topic in partitions}
-            for topic, count in counts.items():
-                if count > partitions[topic]:
+        nonlocal checked
+        if time.monotonic() - checked >= PARTITIONS_CHECK:
+            checked = time.monotonic()
+            for topic, known in list(partitions.items()):
+                count = len(consumer.partitions_for_topic(topic) or ())
+                if count > known:
                     partitions[topic] = count
                     if grown is not None:
                         grown(topic, count)

@@ -40,7 +40,6 @@ are not sent to the dead-letter topic again: the topic keeps what was refused on
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -92,9 +91,8 @@ class TouchpointConsumer:
         self.topics = topics
         self.group = group
         self.name = f"touchpoints:{group}"  # the offsets' owner in the store
-        #: Held while reading: one reader per group and store (a short name: SQLite makes
-        #: it a file name).
-        self.lease = "touchpoints-" + hashlib.sha256(group.encode()).hexdigest()[:16]
+        #: Held while reading: one reader per group and store.
+        self.lease = app.journey_recorder.lease_name("touchpoints", group)
         self.batch_size = batch_size
         self.ingestor = Ingestor(app, batch_size, cache_size)
         self.consumer_options = consumer_options or {}

@@ -11,7 +11,6 @@ touchpoints as duplicates.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -67,11 +66,6 @@ class RunInProgress(JourneyError):
     """Another live process is ingesting the same file into the same store."""
 
 
-def _run_lease(source: str) -> str:
-    """The lease of one source's runs (a short name: SQLite makes it a file name)."""
-    return "ingest-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
 class Ingestor:
     """Decides touchpoints against the store in batches; safe beside other writers."""
 
@@ -109,7 +103,8 @@ class Ingestor:
             return summary
         with ExitStack() as held:
             try:
-                held.enter_context(self.recorder.lease(_run_lease(lines.name), wait=False))
+                held.enter_context(self.recorder.lease(
+                    self.recorder.lease_name("ingest", lines.name), wait=False))
             except LeaseHeld as exc:
                 raise RunInProgress(f"another process is ingesting {lines.name} into this "
                                     "store; wait for it to finish (if it dies, a re-run "

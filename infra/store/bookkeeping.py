@@ -4,6 +4,7 @@ leases. Every write here commits in the caller's transaction or in one of its ow
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -139,6 +140,12 @@ class Bookkeeping:
             c.execute(f"SELECT topic, partition, acked_end FROM {self.relay_acks_sql} "
                       f"WHERE name = {self.ph}", (name,))
             return {(r[0], int(r[1])): int(r[2]) for r in c.fetchall()}
+
+    @staticmethod
+    def lease_name(kind: str, key: str) -> str:
+        """The lease of one ``key`` (a file, a consumer group) of a ``kind``: a short name,
+        whatever the key (SQLite makes it a file name)."""
+        return f"{kind}-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @contextmanager
     def lease(self, name: str, wait: bool) -> Iterator[None]:
