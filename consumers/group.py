@@ -7,13 +7,15 @@ offset stored there; the group's own Kafka commit follows, for lag tools only.
 Two ways to get partitions: the view workers share them in a consumer group
 (``consume_group``), which scales out but waits for the group's first join (the broker holds
 it for seconds: half the session timeout on the bundled one, Apache Kafka's
-``group.initial.rebalance.delay.ms``); the touchpoint consumer, one reader per store by
+``group.initial.rebalance.delay.ms``), so a second consumer of the group, assigned every
+partition by hand, reads meanwhile; the touchpoint consumer, one reader per store by
 design, holds a store lease and assigns every partition itself (``consume_assigned``), so
 it reads at once, and a standby takes over the moment the holder dies.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -51,18 +53,29 @@ class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
         self.load = load
         self.assigned_at: float | None = None
+        #: Pause what is assigned (another consumer is still reading: ``consume_group``).
+        self.hold = False
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         log.info("consume.revoked", partitions=_names(revoked))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        stored = self.load()
-        for tp in assigned:
-            row = stored.get((tp.topic, tp.partition))
-            if row is not None:
-                self.consumer.seek(tp, row.next_offset)
+        if self.hold:  # sought when the other consumer is done
+            self.consumer.pause(*assigned)
+        else:
+            seek_stored(self.consumer, assigned, self.load())
         self.assigned_at = time.monotonic()
         log.info("consume.assigned", partitions=_names(assigned))
+
+
+def seek_stored(consumer: Any, partitions: Any, stored: dict[tuple[str, int], OffsetRow]
+                ) -> None:
+    """Seek each of ``partitions`` that has an offset in ``stored`` to it (the others start
+    at the group's committed offset, else the earliest)."""
+    for tp in partitions:
+        row = stored.get((tp.topic, tp.partition))
+        if row is not None:
+            consumer.seek(tp, row.next_offset)
 
 
 def _names(partitions: Any) -> list[str]:
@@ -82,15 +95,82 @@ def consume_group(consumer: Any, topics: list[str],
                   stored: Callable[[], dict[tuple[str, int], OffsetRow]],
                   handle: Callable[[dict[Any, list[Any]]], list[OffsetRow]], *,
                   follow: bool, idle: float, stop: Callable[[], bool], max_records: int,
-                  quiet: Callable[[], object] | None = None) -> None:
+                  quiet: Callable[[], object] | None = None,
+                  early: tuple[Any, dict[str, int]] | None = None) -> None:
     """Poll ``topics`` in the consumer's group and ``handle`` each batch (it stores the
     batch with its offsets and returns them), until ``stop()``; without ``follow``, also
     once partitions were assigned and nothing came for ``idle`` seconds. ``quiet`` runs
-    after each poll that brought nothing (periodic work that must not wait for traffic)."""
+    after each poll that brought nothing (periodic work that must not wait for traffic).
+
+    ``early`` = (a second consumer of the group, never subscribed; every topic's partition
+    count): it reads every partition while the group forms, so the first batches are stored
+    at once instead of after the join; it is closed when the join hands out partitions,
+    which are then sought to the offsets stored by then. A record it reads that a member of
+    the group reads too is ``handle``'s to skip (it is stored already: its offset is below
+    the stored one)."""
     listener = StoredOffsets(consumer, stored)
     consumer.subscribe(topics, listener=listener)
+    if early is not None:
+        _read_while_joining(consumer, *early, stored, handle, listener, stop=stop,
+                            max_records=max_records)
     _poll_loop(consumer, topics, handle, lambda: listener.assigned_at, follow=follow, idle=idle,
                stop=stop, max_records=max_records, quiet=quiet)
+
+
+def _read_while_joining(consumer: Any, early: Any, partitions: dict[str, int],
+                        stored: Callable[[], dict[tuple[str, int], OffsetRow]],
+                        handle: Callable[[dict[Any, list[Any]]], list[OffsetRow]],
+                        listener: StoredOffsets, *, stop: Callable[[], bool],
+                        max_records: int) -> None:
+    """While ``consumer`` (subscribed) joins its group, ``handle`` what ``early`` reads of
+    every partition; then seek the partitions the group handed out to the offsets stored by
+    then, and give ``consumer`` back.
+
+    The join is driven by a thread of its own, polling ``consumer`` alone (the listener
+    pauses what it is handed, so nothing is fetched there): kafka-python 3.0.12 drops a
+    join that completes between two polls and starts another, so short polls here,
+    between early batches, would never join. Early batches are not committed to Kafka:
+    the group is not ours yet (the first batch after the join commits for lag tools)."""
+    joined = threading.Event()
+    failed: list[BaseException] = []
+    listener.hold = True
+    deadline = time.monotonic() + JOIN_TIMEOUT
+
+    def join() -> None:
+        try:
+            while listener.assigned_at is None and not joined.is_set():
+                if time.monotonic() > deadline:
+                    raise _not_joined(list(partitions))
+                consumer.poll(timeout_ms=200, max_records=1)
+        except BaseException as exc:  # re-raised by the reading thread
+            failed.append(exc)
+        finally:
+            joined.set()
+
+    joiner = threading.Thread(target=join, name="journey-join", daemon=True)
+    handled = 0
+    try:
+        _assign(early, partitions, stored, set())
+        joiner.start()
+        while not joined.is_set() and not stop():
+            polled = early.poll(timeout_ms=100, max_records=max_records)
+            if polled:
+                handle(polled)
+                handled += sum(len(records) for records in polled.values())
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"consuming {', '.join(partitions)}: {exc}") from exc
+    finally:
+        joined.set()
+        if joiner.is_alive():
+            joiner.join()
+        early.close()
+    if failed:
+        raise failed[0]
+    listener.hold = False
+    assigned = consumer.assignment()
+    seek_stored(consumer, assigned, stored())
+    consumer.resume(*assigned)
+    log.info("consume.read_while_joining", records=handled)
 
 
 def consume_assigned(consumer: Any, partitions: dict[str, int],
@@ -135,11 +215,7 @@ def _assign(consumer: Any, partitions: dict[str, int],
              for p in range(count)}
     consumer.assign(sorted(every))  # kafka-python keeps the positions of those it had
     fresh = every - already
-    offsets = stored()
-    for tp in fresh:
-        row = offsets.get((tp.topic, tp.partition))
-        if row is not None:
-            consumer.seek(tp, row.next_offset)
+    seek_stored(consumer, fresh, stored())
     log.info("consume.assigned", partitions=_names(fresh))
     return fresh
 
@@ -166,12 +242,16 @@ def _poll_loop(consumer: Any, topics: list[str],
                 continue
             if since is None:
                 if now > joining_until:
-                    raise KafkaUnavailable(f"no partitions of {', '.join(topics)} were "
-                                           f"assigned within {JOIN_TIMEOUT:.0f} s")
+                    raise _not_joined(topics)
             elif now - max(last, since) > idle:
                 return
     except KafkaError as exc:
         raise KafkaUnavailable(f"consuming {', '.join(topics)}: {exc}") from exc
+
+
+def _not_joined(topics: list[str]) -> KafkaUnavailable:
+    return KafkaUnavailable(f"no partitions of {', '.join(topics)} were assigned within "
+                            f"{JOIN_TIMEOUT:.0f} s")
 
 
 @contextmanager

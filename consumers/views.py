@@ -106,7 +106,7 @@ class ViewWorker:
     def _run_once(self, summary: ViewWorkerSummary, backoff: Backoff, *, follow: bool,
                   idle: float, stop: Callable[[], bool],
                   progress: Callable[[int], None] | None) -> None:
-        ensure_topics(self.bootstrap, self.topics.published)
+        counts = ensure_topics(self.bootstrap, self.topics.published)
         # The events' headers repeat what their values hold: they are not read.
         consumer = make_consumer(self.bootstrap, self.group, headers=False,
                                  **self.consumer_options)
@@ -119,9 +119,13 @@ class ViewWorker:
             return offsets
 
         try:
+            # Reads every partition while the group forms (seconds: see consumers.group).
+            early = make_consumer(self.bootstrap, self.group, headers=False,
+                                  **self.consumer_options)
             consume_group(consumer, sorted(self.topics.published),
                           lambda: self.recorder.offsets(self.name), handle, follow=follow,
-                          idle=idle, stop=stop, max_records=self.batch_size)
+                          idle=idle, stop=stop, max_records=self.batch_size,
+                          early=(early, counts))
         finally:
             consumer.close()
 
@@ -137,15 +141,21 @@ class ViewWorker:
             offsets = []
             for tp, records, events in decoded:
                 row = stored.get((tp.topic, tp.partition))
-                high = row.high_water if row else 0
-                for pair in events:
+                high, below = (row.high_water, row.next_offset) if row else (0, 0)
+                read = len(records)
+                for record, pair in zip(records, events, strict=True):
                     if pair[0] <= high:
-                        summary.duplicates += 1
+                        if record.offset < below:
+                            read -= 1  # another reader of the group stored it first
+                        else:
+                            summary.duplicates += 1  # published twice
                         continue
                     high = pair[0]
                     fresh.append(pair)
-                offsets.append(OffsetRow(tp.topic, tp.partition, records[-1].offset + 1, high))
-                summary.read += len(records)
+                if read:  # else all stored before by another reader: its offset stands
+                    offsets.append(OffsetRow(tp.topic, tp.partition,
+                                             records[-1].offset + 1, high))
+                summary.read += read
             # Within a partition ids only grow, so this keeps Kafka's order and comes
             # closest to the log's across partitions.
             fresh.sort(key=_first)

@@ -237,6 +237,48 @@ def test_partitions_found_later_are_read_too(kafka_bootstrap: str,
     assert sorted(seen) == sorted((i % 2, b"%d" % i) for i in range(10))
 
 
+def test_a_group_member_reads_while_its_group_forms(kafka_bootstrap: str) -> None:
+    """``consume_group`` with an early reader: batches are handled before the group hands
+    out partitions (the bundled broker holds a first join for seconds), and the handed-out
+    partitions then start at the offsets stored by the early batches: nothing is read
+    twice, nothing is missed."""
+    topic = f"t{uuid.uuid4().hex[:10]}.early"
+    ensure_topics(kafka_bootstrap, {topic: 2})
+    producer = make_producer(kafka_bootstrap)
+    for i in range(20):
+        producer.send(topic, value=b"%d" % i, partition=i % 2)
+    producer.flush()
+    consumer = make_consumer(kafka_bootstrap, "g-" + topic, **FAST_GROUP)
+    early = make_consumer(kafka_bootstrap, "g-" + topic, **FAST_GROUP)
+    stored: dict[tuple[str, int], OffsetRow] = {}
+    seen: list[bytes] = []
+    before_join: list[int] = []
+
+    def handle(polled: dict[Any, list[Any]]) -> list[OffsetRow]:
+        values = [r.value for records in polled.values() for r in records]
+        if not consumer.assignment():
+            before_join.append(len(values))
+        if len(seen) < 20 <= len(seen) + len(values):  # the group's part: after the join
+            for i in range(20, 30):
+                producer.send(topic, value=b"%d" % i, partition=i % 2)
+            producer.flush()
+        seen.extend(values)
+        rows = [OffsetRow(tp.topic, tp.partition, records[-1].offset + 1)
+                for tp, records in polled.items()]
+        stored.update({(row.topic, row.partition): row for row in rows})
+        return rows
+
+    try:
+        group_module.consume_group(consumer, [topic], lambda: dict(stored), handle,
+                                   follow=False, idle=2.0, stop=lambda: False,
+                                   max_records=100, early=(early, {topic: 2}))
+    finally:
+        consumer.close()
+        producer.close()
+    assert sum(before_join) >= 20  # the first 20 came before the join
+    assert sorted(seen, key=int) == [b"%d" % i for i in range(30)]
+
+
 def published(store_url: str, bootstrap: str, customers: int, seed: int
               ) -> tuple[JourneyApplication, Topics]:
     app = open_store(store_url)
