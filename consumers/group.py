@@ -165,6 +165,9 @@ def _read_while_joining(consumer: Any, early: Any, partitions: dict[str, int],
             joiner.join()
         early.close()
     if failed:
+        if isinstance(failed[0], KafkaError):
+            raise KafkaUnavailable(f"joining group for {', '.join(partitions)}: "
+                                   f"{failed[0]}") from failed[0]
         raise failed[0]
     listener.hold = False
     assigned = consumer.assignment()
