@@ -11,11 +11,11 @@
 Every row runs in a process of its own (spawned, so none inherits another's memory); its
 peak RSS is that process's and its children's (the relay encodes in a child process),
 sampled from ``/proc``, and its CPU seconds are shown (a shared machine's wall clock says
-less). A row's rate counts its whole run, start included: for a consumer the group's join
+less). A row's rate counts its whole run, start included: for the view worker its group's join
 (the bundled broker holds a first join for half the session timeout, 3 s here; Apache
-Kafka's ``group.initial.rebalance.delay.ms`` is 3 s too), for the relay its encoder's start.
-The steady rate, after the first stored batch, is shown beside it; the default workload
-(~200k events) keeps a fixed 3 s from dominating the whole-run rate.
+Kafka's ``group.initial.rebalance.delay.ms`` is 3 s too), during which it reads every
+partition with a second consumer; for the relay its encoder's start. The steady rate, after
+the first stored batch, is shown beside it.
 
     python -m benchmarks.kafka [--customers 10000] [--keep DIR]
 """
