@@ -44,6 +44,11 @@ log = structlog.get_logger("journey.consume")
 
 @dataclass
 class ViewWorkerSummary:
+    """``read``: messages this worker took in, less those another worker of the group had
+    stored first (both read a partition while the group forms or rebalances); ``applied``:
+    events folded into the views; ``duplicates``: messages the relay sent twice, skipped.
+    Over all the workers of a group, each message counts once."""
+
     read: int = 0
     applied: int = 0
     duplicates: int = 0

@@ -150,7 +150,9 @@ TABLES: dict[str, TableDoc] = {
                         "(`consume views`)",
             "topic": "the topic's name",
             "partition": "the partition's number",
-            "next_offset": "the offset of the next message to read",
+            "next_offset": "the offset of the next message to read (a view worker skips, "
+                           "uncounted, a message below it that another worker of its group "
+                           "stored first)",
             "high_water": "the highest log position applied from the partition (`consume "
                           "views` skips a message the relay sent twice); 0 for touchpoints",
         },
