@@ -123,6 +123,7 @@ class ViewWorker:
                 progress(summary.read)
             return offsets
 
+        early = None
         try:
             # Reads every partition while the group forms (seconds: see consumers.group).
             early = make_consumer(self.bootstrap, self.group, headers=False,
@@ -132,6 +133,8 @@ class ViewWorker:
                           idle=idle, stop=stop, max_records=self.batch_size,
                           early=(early, counts))
         finally:
+            if early is not None:  # closed by consume_group unless it failed before
+                early.close()
             consumer.close()
 
     def _apply(self, polled: dict[Any, list[Any]], summary: ViewWorkerSummary
