@@ -258,7 +258,7 @@ def test_a_group_member_reads_while_its_group_forms(kafka_bootstrap: str) -> Non
         values = [r.value for records in polled.values() for r in records]
         if not consumer.assignment():
             before_join.append(len(values))
-        if len(seen) < 20 <= len(seen) + len(values):  # the group's part: after the join
+        if len(seen) < 20 <= len(seen) + len(values):  # 10 more, read by either consumer
             for i in range(20, 30):
                 producer.send(topic, value=b"%d" % i, partition=i % 2)
             producer.flush()
