@@ -46,14 +46,15 @@ PARTITIONS_CHECK = 30.0
 
 
 class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, seek every partition to the offset stored with the data."""
+    """On assignment, seek every partition to the offset stored with the data; with
+    ``hold``, pause them instead (``consume_group`` seeks them once its early reader is
+    done)."""
 
     def __init__(self, consumer: Any, load: Callable[[], dict[tuple[str, int], OffsetRow]]
                  ) -> None:
         self.consumer = consumer
         self.load = load
         self.assigned_at: float | None = None
-        #: Pause what is assigned (another consumer is still reading: ``consume_group``).
         self.hold = False
 
     def on_partitions_revoked(self, revoked: Any) -> None:
