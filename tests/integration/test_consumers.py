@@ -206,6 +206,13 @@ def test_one_reader_per_group_and_store_a_standby_takes_over(
         app.close()
 
 
+def send_numbered(producer: Any, topic: str, numbers: range) -> None:
+    """Each number as its digits, to partition ``number % 2`` of a 2-partition topic."""
+    for i in numbers:
+        producer.send(topic, value=b"%d" % i, partition=i % 2)
+    producer.flush()
+
+
 def test_partitions_found_later_are_read_too(kafka_bootstrap: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A topic assigned by hand is looked at again while idle: partitions it has beyond
@@ -214,9 +221,7 @@ def test_partitions_found_later_are_read_too(kafka_bootstrap: str,
     topic = f"t{uuid.uuid4().hex[:10]}.grown"
     ensure_topics(kafka_bootstrap, {topic: 2})
     producer = make_producer(kafka_bootstrap)
-    for i in range(10):
-        producer.send(topic, value=b"%d" % i, partition=i % 2)
-    producer.flush()
+    send_numbered(producer, topic, range(10))
     producer.close()
     consumer = make_consumer(kafka_bootstrap, "g-" + topic, metadata_max_age_ms=500)
     seen: list[tuple[int, bytes]] = []
@@ -245,9 +250,7 @@ def test_a_group_member_reads_while_its_group_forms(kafka_bootstrap: str) -> Non
     topic = f"t{uuid.uuid4().hex[:10]}.early"
     ensure_topics(kafka_bootstrap, {topic: 2})
     producer = make_producer(kafka_bootstrap)
-    for i in range(20):
-        producer.send(topic, value=b"%d" % i, partition=i % 2)
-    producer.flush()
+    send_numbered(producer, topic, range(20))
     consumer = make_consumer(kafka_bootstrap, "g-" + topic, **FAST_GROUP)
     early = make_consumer(kafka_bootstrap, "g-" + topic, **FAST_GROUP)
     stored: dict[tuple[str, int], OffsetRow] = {}
@@ -259,9 +262,7 @@ def test_a_group_member_reads_while_its_group_forms(kafka_bootstrap: str) -> Non
         if not consumer.assignment():
             before_join.append(len(values))
         if len(seen) < 20 <= len(seen) + len(values):  # 10 more, read by either consumer
-            for i in range(20, 30):
-                producer.send(topic, value=b"%d" % i, partition=i % 2)
-            producer.flush()
+            send_numbered(producer, topic, range(20, 30))
         seen.extend(values)
         rows = [OffsetRow(tp.topic, tp.partition, records[-1].offset + 1)
                 for tp, records in polled.items()]
